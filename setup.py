@@ -1,0 +1,82 @@
+"""Build script for sipsimple's C extensions.
+
+Everything declarative lives in pyproject.toml; this file only describes the extension modules.
+Each extension is its own compilation unit so that a change recompiles little. C libraries are
+found with pkg-config (``pkgconfig()`` below); a library without a .pc file is named explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+
+from setuptools import Extension, setup
+
+
+class PkgConfigError(RuntimeError):
+    pass
+
+
+def pkgconfig(*packages: str) -> dict[str, list[str]]:
+    """Return Extension keyword arguments for the given pkg-config packages."""
+    if not packages:
+        return {}
+    try:
+        cflags = subprocess.run(
+            ["pkg-config", "--cflags", *packages], check=True, capture_output=True, text=True
+        ).stdout
+        libs = subprocess.run(
+            ["pkg-config", "--libs", *packages], check=True, capture_output=True, text=True
+        ).stdout
+    except FileNotFoundError as e:
+        raise PkgConfigError("pkg-config is not installed") from e
+    except subprocess.CalledProcessError as e:
+        raise PkgConfigError(f"pkg-config cannot find {' '.join(packages)}: {e.stderr.strip()}") from e
+    result: dict[str, list[str]] = {"include_dirs": [], "library_dirs": [], "libraries": [],
+                                    "extra_compile_args": [], "extra_link_args": []}
+    for flag in shlex.split(cflags):
+        if flag.startswith("-I"):
+            result["include_dirs"].append(flag[2:])
+        else:
+            result["extra_compile_args"].append(flag)
+    for flag in shlex.split(libs):
+        if flag.startswith("-L"):
+            result["library_dirs"].append(flag[2:])
+        elif flag.startswith("-l"):
+            result["libraries"].append(flag[2:])
+        else:
+            result["extra_link_args"].append(flag)
+    return result
+
+
+COMMON_CFLAGS = ["-O2", "-Wall", "-Wno-unused-function", "-Wno-unreachable-code"]
+
+
+def extension(name: str, sources: list[str], packages: tuple[str, ...] = (), **kwargs) -> Extension:
+    options = pkgconfig(*packages)
+    for key, value in kwargs.items():
+        options.setdefault(key, []).extend(value)
+    options.setdefault("extra_compile_args", []).extend(COMMON_CFLAGS)
+    return Extension(name, sources, **options)
+
+
+EXTENSIONS = [
+    # SIP message scanner: splits start line / headers / body in one pass, stream framing.
+    extension("sipsimple.core.sip._scanner", ["sipsimple/core/sip/_scanner.pyx"]),
+]
+
+
+def cythonized(extensions: list[Extension]) -> list[Extension]:
+    from Cython.Build import cythonize
+
+    return cythonize(
+        extensions,
+        language_level=3,
+        nthreads=int(os.environ.get("SIPSIMPLE_BUILD_JOBS", "0")) or None,
+        compiler_directives={"embedsignature": True, "binding": False},
+        quiet=True,
+    )
+
+
+setup(ext_modules=cythonized(EXTENSIONS))

@@ -1,0 +1,1 @@
+"""The Engine: SIP signalling and media, C-accelerated where it is hot."""

@@ -1,0 +1,1 @@
+"""The SIP stack: messages, URIs, headers, transports, transactions, dialogs, authentication."""
