@@ -33,8 +33,13 @@ def pkgconfig(*packages: str) -> dict[str, list[str]]:
         raise PkgConfigError("pkg-config is not installed") from e
     except subprocess.CalledProcessError as e:
         raise PkgConfigError(f"pkg-config cannot find {' '.join(packages)}: {e.stderr.strip()}") from e
-    result: dict[str, list[str]] = {"include_dirs": [], "library_dirs": [], "libraries": [],
-                                    "extra_compile_args": [], "extra_link_args": []}
+    result: dict[str, list[str]] = {
+        "include_dirs": [],
+        "library_dirs": [],
+        "libraries": [],
+        "extra_compile_args": [],
+        "extra_link_args": [],
+    }
     for flag in shlex.split(cflags):
         if flag.startswith("-I"):
             result["include_dirs"].append(flag[2:])

@@ -27,7 +27,8 @@ import logging
 import threading
 import weakref
 from collections import deque
-from typing import Any as _Any, Protocol
+from typing import Any as _Any
+from typing import Protocol
 
 from zope.interface import Attribute, Interface, implementer
 
@@ -54,7 +55,7 @@ class UnknownSender(metaclass=MarkerType):
 class IObserver(Interface):
     """An object that receives notifications."""
 
-    def handle_notification(notification):  # type: ignore[misc]  # noqa: N805 (zope interface style)
+    def handle_notification(notification):
         """Called with each Notification the observer was registered for."""
 
 
@@ -92,7 +93,9 @@ class Notification:
 
     __slots__ = ("data", "name", "sender")
 
-    def __init__(self, name: str, sender: object = UnknownSender, data: NotificationData | None = None) -> None:
+    def __init__(
+        self, name: str, sender: object = UnknownSender, data: NotificationData | None = None
+    ) -> None:
         self.name = name
         self.sender = sender
         self.data = data if data is not None else NotificationData()
@@ -116,7 +119,10 @@ class ObserverWeakrefProxy:
 
     def __init__(self, observer: _Observer) -> None:
         if isinstance(observer, ObserverWeakrefProxy):
-            observer = observer._ref()  # type: ignore[assignment]
+            referent = observer.observer
+            if referent is None:
+                raise TypeError("the observer of this ObserverWeakrefProxy is gone")
+            observer = referent
         if not callable(getattr(observer, "handle_notification", None)):
             raise TypeError(f"{observer!r} has no handle_notification method")
         self._hash = hash(observer)

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from zope.interface import Attribute, Interface, implementer
 
-from sipsimple.configuration.backend import IConfigurationBackend
+from sipsimple.configuration.backend import ConfigurationBackend
 from sipsimple.configuration.backend.file import FileBackend
 from sipsimple.configuration.backend.memory import MemoryBackend
 from sipsimple.util._files import atomic_write
@@ -43,13 +43,13 @@ class ISIPSimpleStorage(Interface):
 class IXCAPStorage(Interface):
     """Documents of one account, by name."""
 
-    def load(name):  # type: ignore[misc]  # noqa: N805
+    def load(name):
         """The stored bytes of ``name``; XCAPStorageError if there are none."""
 
-    def save(name, data):  # type: ignore[misc]  # noqa: N805
+    def save(name, data):
         """Store ``data`` (bytes) as ``name``, replacing any previous version atomically."""
 
-    def delete(name):  # type: ignore[misc]  # noqa: N805
+    def delete(name):
         """Forget ``name`` (no error when it does not exist)."""
 
     def purge():  # type: ignore[misc]
@@ -140,7 +140,7 @@ class FileStorage:
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = os.path.abspath(os.path.expanduser(os.fspath(directory)))
-        self.configuration_backend: IConfigurationBackend = FileBackend(os.path.join(self.directory, "config"))
+        self.configuration_backend: ConfigurationBackend = FileBackend(os.path.join(self.directory, "config"))
 
     def xcap_storage_factory(self, account_id: str) -> FileXCAPStorage:
         return FileXCAPStorage(os.path.join(self.directory, "xcap", _check_name(str(account_id))))
@@ -154,7 +154,7 @@ class MemoryStorage:
     """Everything in memory; the XCAP storage of an account persists for the life of this object."""
 
     def __init__(self) -> None:
-        self.configuration_backend: IConfigurationBackend = MemoryBackend()
+        self.configuration_backend: ConfigurationBackend = MemoryBackend()
         self._xcap: dict[str, MemoryXCAPStorage] = {}
 
     def xcap_storage_factory(self, account_id: str) -> MemoryXCAPStorage:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from sipsimple.configuration.backend import ConfigurationBackendError, IConfigurationBackend, check_tree
+from sipsimple.configuration.backend import ConfigurationBackendError, ConfigurationBackend, check_tree
 from sipsimple.notification import NotificationCenter, NotificationData
 from sipsimple.util import ISOTimestamp, Singleton
 
@@ -38,7 +38,7 @@ class ConfigurationManager(metaclass=Singleton):
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._backend: IConfigurationBackend | None = None
+        self._backend: ConfigurationBackend | None = None
         self._data: dict[str, Any] = {}
 
     @property
@@ -46,10 +46,10 @@ class ConfigurationManager(metaclass=Singleton):
         return self._backend is not None
 
     @property
-    def backend(self) -> IConfigurationBackend | None:
+    def backend(self) -> ConfigurationBackend | None:
         return self._backend
 
-    def start(self, backend: IConfigurationBackend | None = None) -> None:
+    def start(self, backend: ConfigurationBackend | None = None) -> None:
         if backend is None:
             raise ConfigurationError(
                 "no configuration backend: pass one, or start SIPApplication with a storage"
@@ -83,7 +83,7 @@ class ConfigurationManager(metaclass=Singleton):
                 cls._forget_instances_()
                 pending.extend(cls.__subclasses__())
 
-    def _require_started(self) -> IConfigurationBackend:
+    def _require_started(self) -> ConfigurationBackend:
         if self._backend is None:
             raise ConfigurationError("the ConfigurationManager is not started")
         return self._backend
@@ -106,7 +106,11 @@ class ConfigurationManager(metaclass=Singleton):
     def get_names(self, key: Key) -> list[str]:
         """The names of the sections under ``key`` (e.g. the account ids under ``['Accounts']``)."""
         node = self.get(key, default={})
-        return [name for name, child in node.items() if isinstance(child, dict)] if isinstance(node, dict) else []
+        return (
+            [name for name, child in node.items() if isinstance(child, dict)]
+            if isinstance(node, dict)
+            else []
+        )
 
     # writing -------------------------------------------------------------------------------------
 

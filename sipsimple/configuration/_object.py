@@ -32,7 +32,6 @@ from sipsimple.configuration._manager import ConfigurationError, ConfigurationMa
 from sipsimple.configuration._settings import (
     CorrelatedSetting,
     Setting,
-    SettingsGroupMeta,
     iter_settings,
     merge_settings,
 )
@@ -58,7 +57,7 @@ class SettingsObjectID:
 
     immutable: ClassVar[bool] = False
 
-    def __init__(self, type: type) -> None:  # noqa: A002
+    def __init__(self, type: type) -> None:
         self.type = type
 
     def convert(self, value: Any) -> Any:
@@ -103,24 +102,26 @@ class SettingsObjectMeta(type):
             raise TypeError(f"{cls.__name__} has no __id__: set it to a string or a SettingsObjectID")
         return spec
 
-    def __call__(cls, id: Any = None, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
+    def __call__(cls, id: Any = None, *args: Any, **kwargs: Any) -> Any:
         spec = cls._id_spec_()
         if isinstance(spec, str):
             if id is not None and id != spec:
                 raise TypeError(f"{cls.__name__} has the fixed id {spec!r}")
-            id = spec  # noqa: A001
+            id = spec
         elif id is None:
             raise TypeError(f"{cls.__name__} needs an id")
         else:
-            id = spec.convert(id)  # noqa: A001
+            id = spec.convert(id)
         with SettingsObjectMeta._registry_lock:
             instance = cls._instances_.get(id)
             if instance is not None:
                 return instance
             manager = ConfigurationManager()
             if not manager.started:
-                raise ConfigurationError(f"cannot load {cls.__name__}: the ConfigurationManager is not started")
-            instance = cls.__new__(cls)
+                raise ConfigurationError(
+                    f"cannot load {cls.__name__}: the ConfigurationManager is not started"
+                )
+            instance = object.__new__(cls)  # type: ignore[arg-type]
             instance._setup_(id, manager)
             cls._instances_[id] = instance
         try:
@@ -175,14 +176,14 @@ class SettingsObject(metaclass=SettingsObjectMeta):
     _persisted_: bool
     _manager_: ConfigurationManager
 
-    def __init__(self, id: Any = None) -> None:  # noqa: A002
+    def __init__(self, id: Any = None) -> None:
         """Subclasses may extend this; it runs once, when the instance for an id is first created."""
 
     @property
     def _root_(self) -> SettingsObject:
         return self
 
-    def _setup_(self, id: Any, manager: ConfigurationManager) -> None:  # noqa: A002
+    def _setup_(self, id: Any, manager: ConfigurationManager) -> None:
         self._id_ = self._saved_id_ = id
         self._values_ = {}
         self._views_ = {}
@@ -194,7 +195,7 @@ class SettingsObject(metaclass=SettingsObjectMeta):
         self._saved_values_ = dict(self._values_)
 
     @classmethod
-    def _key_(cls, id: Any) -> list[str]:  # noqa: A002
+    def _key_(cls, id: Any) -> list[str]:
         return [cls.__group__, str(id)] if cls.__group__ else [str(id)]
 
     def _apply_state_(self, state: dict[str, Any]) -> None:
@@ -207,7 +208,9 @@ class SettingsObject(metaclass=SettingsObjectMeta):
             try:
                 self._values_[dotted] = setting.validate(load(setting.type, raw), dotted)
             except ValueError as e:
-                log.warning("%s %s: ignoring stored value %r (%s); it is kept in storage", self, dotted, raw, e)
+                log.warning(
+                    "%s %s: ignoring stored value %r (%s); it is kept in storage", self, dotted, raw, e
+                )
 
     # public API ----------------------------------------------------------------------------------
 
@@ -292,7 +295,9 @@ class SettingsObject(metaclass=SettingsObjectMeta):
 
     def __repr__(self) -> str:
         spec = type(self)._id_spec_()
-        return f"{type(self).__name__}()" if isinstance(spec, str) else f"{type(self).__name__}({self._id_!r})"
+        return (
+            f"{type(self).__name__}()" if isinstance(spec, str) else f"{type(self).__name__}({self._id_!r})"
+        )
 
     # helpers -------------------------------------------------------------------------------------
 
@@ -320,7 +325,9 @@ class SettingsObject(metaclass=SettingsObjectMeta):
         data = NotificationData(timestamp=ISOTimestamp.now(), **attributes)
         NotificationCenter().post_notification(name, sender=self, data=data)
 
-    def _post_save_failed_(self, operation: str, modified: dict[str, ModifiedValue], error: Exception) -> None:
+    def _post_save_failed_(
+        self, operation: str, modified: dict[str, ModifiedValue], error: Exception
+    ) -> None:
         log.error("could not %s %r: %s", operation, self, error)
         data = NotificationData(
             timestamp=ISOTimestamp.now(), object=self, operation=operation, modified=modified, exception=error

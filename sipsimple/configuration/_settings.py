@@ -29,7 +29,7 @@ class Setting:
 
     persistent: ClassVar[bool] = True
 
-    def __init__(self, type: type, default: Any = None, nillable: bool = False) -> None:  # noqa: A002
+    def __init__(self, type: type, default: Any = None, nillable: bool = False) -> None:
         self.type = type
         self.nillable = nillable
         self.name = ""
@@ -87,7 +87,7 @@ class CorrelatedSetting(Setting):
 
     def __init__(
         self,
-        type: type,  # noqa: A002
+        type: type,
         correlation: str,
         validator: Callable[[Any, Any], None],
         default: Any = None,
@@ -140,13 +140,15 @@ class SettingsGroupMeta(type):
         views = instance._root_._views_
         view = views.get(key)
         if type(view) is not cls:
-            view = views[key] = object.__new__(cls)
+            view = views[key] = object.__new__(cls)  # type: ignore[arg-type]
             object.__setattr__(view, "_root_", instance._root_)
             object.__setattr__(view, "_prefix_", key + ".")
         return view
 
     def __set__(cls, instance: _Container, value: Any) -> None:
-        raise AttributeError(f"settings group {cls._group_name_} cannot be replaced; set its settings instead")
+        raise AttributeError(
+            f"settings group {cls._group_name_} cannot be replaced; set its settings instead"
+        )
 
 
 class SettingsGroup(_Container, metaclass=SettingsGroupMeta):
@@ -196,7 +198,9 @@ def merge_settings(target: type, source: type) -> None:
         elif isinstance(value, SettingsGroupMeta):
             existing = getattr(target, name, None)
             if isinstance(existing, SettingsGroupMeta):
-                merged = SettingsGroupMeta(existing.__name__, (existing,), {"__module__": existing.__module__})
+                merged = SettingsGroupMeta(
+                    existing.__name__, (existing,), {"__module__": existing.__module__}
+                )
                 merge_settings(merged, value)
                 value = merged
             type.__setattr__(target, name, value)

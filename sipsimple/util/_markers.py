@@ -7,7 +7,8 @@ pickling (by reference to their module), and are hashable, so they can be dictio
 
 from __future__ import annotations
 
-from typing import Any as _Any, NoReturn
+from typing import Any as _Any
+from typing import NoReturn
 
 
 class MarkerType(type):

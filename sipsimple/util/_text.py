@@ -16,7 +16,9 @@ class MultilingualText(str):
     def __new__(cls, text: str = "", language: str = "en", **translations: str) -> MultilingualText:
         instance = super().__new__(cls, text)
         instance.language = language.lower()
-        instance.translations = {lang.replace("_", "-").lower(): str(value) for lang, value in translations.items()}
+        instance.translations = {
+            lang.replace("_", "-").lower(): str(value) for lang, value in translations.items()
+        }
         instance.translations.setdefault(instance.language, str(text))
         return instance
 

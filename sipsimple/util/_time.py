@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:
-    from twisted.internet.interfaces import IDelayedCall, IReactorTime
-
     from sipsimple.notification import NotificationCenter
+
+
+class DelayedCall(Protocol):
+    def active(self) -> bool: ...
+
+    def cancel(self) -> None: ...
+
+
+class ReactorTime(Protocol):
+    """What timers need from a reactor (``twisted.internet.task.Clock`` provides it too)."""
+
+    def callLater(self, delay: float, callable: Callable[..., Any], *args: Any, **kw: Any) -> DelayedCall: ...  # noqa: N802, A002
+
+    def seconds(self) -> float: ...
 
 
 class ISOTimestamp(_dt.datetime):
@@ -20,7 +33,7 @@ class ISOTimestamp(_dt.datetime):
 
     def __new__(cls, value: _dt.datetime | str | int | bytes, *args: Any, **kwargs: Any) -> ISOTimestamp:
         if isinstance(value, bytes):  # datetime's internal state form (used by replace() and copy)
-            return super().__new__(cls, value, *args)
+            return super().__new__(cls, value, *args)  # type: ignore[arg-type]
         if isinstance(value, int):  # the datetime(year, month, day, ...) form
             value = _dt.datetime(value, *args, **kwargs)
         elif args or kwargs:
@@ -38,17 +51,25 @@ class ISOTimestamp(_dt.datetime):
         if value.tzinfo is None:
             value = value.astimezone()
         return super().__new__(
-            cls, value.year, value.month, value.day, value.hour, value.minute, value.second,
-            value.microsecond, value.tzinfo, fold=value.fold,
+            cls,
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+            value.tzinfo,
+            fold=value.fold,
         )
 
     @classmethod
-    def now(cls, tz: _dt.tzinfo | None = None) -> ISOTimestamp:  # type: ignore[override]
-        return cls(_dt.datetime.now(tz or _dt.timezone.utc).astimezone(tz))
+    def now(cls, tz: _dt.tzinfo | None = None) -> ISOTimestamp:
+        return cls(_dt.datetime.now(tz or _dt.UTC).astimezone(tz))
 
     @classmethod
-    def utcnow(cls) -> ISOTimestamp:  # type: ignore[override]
-        return cls(_dt.datetime.now(_dt.timezone.utc))
+    def utcnow(cls) -> ISOTimestamp:
+        return cls(_dt.datetime.now(_dt.UTC))
 
     def __str__(self) -> str:
         return self.isoformat()
@@ -70,11 +91,11 @@ class ExponentialTimer:
     """
 
     def __init__(
-        self, reactor: IReactorTime | None = None, notification_center: NotificationCenter | None = None
+        self, reactor: ReactorTime | None = None, notification_center: NotificationCenter | None = None
     ) -> None:
         self._reactor = reactor
         self._center = notification_center
-        self._call: IDelayedCall | None = None
+        self._call: DelayedCall | None = None
         self._interval = 0.0  # the delay after the next expiry
         self._remaining: int | None = None
         self._time_limit: float | None = None
@@ -117,8 +138,7 @@ class ExponentialTimer:
         if self._reactor is None:
             from twisted.internet import reactor
 
-            self._reactor = reactor  # type: ignore[assignment]
-        assert self._reactor is not None
+            self._reactor = cast(ReactorTime, reactor)
         self._call = self._reactor.callLater(delay, self._expired)
 
     def _expired(self) -> None:

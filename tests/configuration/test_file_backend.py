@@ -6,7 +6,8 @@ import os
 import stat
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from zope.interface.verify import verifyObject
 
 from sipsimple.configuration import ConfigurationError, ConfigurationManager, Setting, SettingsObject
@@ -66,13 +67,13 @@ def test_parsing_arbitrary_text_either_succeeds_or_raises_value_error(text):
     ("text", "message"),
     [
         ("a = 1\n", "string"),
-        ("a:\n    b = \"x\"\n", "deeper"),
-        (" a = \"x\"\n", "multiple of 2"),
-        ("a = \"x\"\na = \"y\"\n", "twice"),
+        ('a:\n    b = "x"\n', "deeper"),
+        (' a = "x"\n', "multiple of 2"),
+        ('a = "x"\na = "y"\n', "twice"),
         ("a b\n", "expected"),
         ("a = [1]\n", "list of strings"),
-        ("a = \"unterminated\n", "bad value"),
-        ("\ta = \"x\"\n", "tabs"),
+        ('a = "unterminated\n', "bad value"),
+        ('\ta = "x"\n', "tabs"),
     ],
 )
 def test_syntax_errors_name_the_line_and_the_problem(text, message):

@@ -216,7 +216,7 @@ def test_registration_changes_from_other_threads_during_posting_are_safe():
                 observer = NotificationRecorder()
                 center.add_observer(observer, name="Churn")
                 center.remove_observer(observer, name="Churn")
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:
             errors.append(e)
 
     thread = threading.Thread(target=churn)

@@ -64,7 +64,7 @@ def test_multilingual_text_is_a_string_with_translations():
 
 
 def test_iso_timestamp_round_trips_through_its_string_form():
-    stamp = ISOTimestamp(datetime.datetime(2026, 11, 28, 4, 22, 55, 123456, tzinfo=datetime.timezone.utc))
+    stamp = ISOTimestamp(datetime.datetime(2026, 11, 28, 4, 22, 55, 123456, tzinfo=datetime.UTC))
     assert str(stamp) == "2026-11-28T04:22:55.123456+00:00"
     assert ISOTimestamp(str(stamp)) == stamp
     assert ISOTimestamp("2026-11-28T04:22:55Z") == stamp.replace(microsecond=0)

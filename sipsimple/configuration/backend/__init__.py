@@ -7,11 +7,11 @@ keys are strings and whose values are trees, strings, lists of strings or ``None
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from zope.interface import Interface
 
-__all__ = ["ConfigurationBackendError", "IConfigurationBackend", "check_tree"]
+__all__ = ["ConfigurationBackend", "ConfigurationBackendError", "IConfigurationBackend", "check_tree"]
 
 
 class ConfigurationBackendError(Exception):
@@ -24,8 +24,16 @@ class IConfigurationBackend(Interface):
     def load():  # type: ignore[misc]
         """Return the stored tree, or an empty dict when nothing is stored."""
 
-    def save(data):  # type: ignore[misc]  # noqa: N805
+    def save(data):  # noqa: N805
         """Store ``data`` in place of the previous tree; either all of it is stored or none."""
+
+
+class ConfigurationBackend(Protocol):
+    """The static type of IConfigurationBackend providers (for annotations)."""
+
+    def load(self) -> dict[str, Any]: ...
+
+    def save(self, data: dict[str, Any]) -> None: ...
 
 
 def check_tree(data: Any, path: str = "") -> None:

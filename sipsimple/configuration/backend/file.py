@@ -88,7 +88,7 @@ def loads(text: str) -> dict[str, Any]:
     stack: list[dict[str, Any]] = [root]  # stack[d] is the open section at depth d
     # Split on LF only: str.splitlines() would also split on U+0085 and U+2028, which JSON keeps raw.
     for line_number, line in enumerate(text.split("\n"), 1):
-        line = line.removesuffix("\r")  # noqa: PLW2901
+        line = line.removesuffix("\r")
         stripped = line.lstrip(" ")
         if not stripped or stripped.startswith("#"):
             continue
@@ -96,7 +96,9 @@ def loads(text: str) -> dict[str, Any]:
             raise ConfigurationSyntaxError(line_number, "tabs are not allowed for indentation")
         spaces = len(line) - len(stripped)
         if spaces % len(_INDENT):
-            raise ConfigurationSyntaxError(line_number, f"indentation of {spaces} spaces is not a multiple of 2")
+            raise ConfigurationSyntaxError(
+                line_number, f"indentation of {spaces} spaces is not a multiple of 2"
+            )
         depth = spaces // len(_INDENT)
         if depth >= len(stack):
             raise ConfigurationSyntaxError(line_number, "indented deeper than its section")
@@ -171,4 +173,3 @@ class FileBackend:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.filename!r})"
-
