@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from sipsimple.configuration.backend import ConfigurationBackendError, ConfigurationBackend, check_tree
+from sipsimple.configuration.backend import ConfigurationBackend, ConfigurationBackendError, check_tree
 from sipsimple.notification import NotificationCenter, NotificationData
 from sipsimple.util import ISOTimestamp, Singleton
 

@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+from twisted.internet.defer import Deferred
+
 from ._twisted import ReactorThreadError, TwistedThread
 from ._workers import ThreadManager, WorkerThreadPool
 
@@ -79,7 +81,7 @@ def call_in_twisted_thread(func: Callable[..., object], /, *args: Any, **kwargs:
 
 
 def call_in_twisted_thread_and_wait(
-    func: Callable[..., T], /, *args: Any, timeout: float | None = None, **kwargs: Any
+    func: Callable[..., T | Deferred[T]], /, *args: Any, timeout: float | None = None, **kwargs: Any
 ) -> T:
     """From a plain thread, run ``func`` on the reactor thread and return its result or raise its error.
 

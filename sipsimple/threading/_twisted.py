@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from twisted.internet.defer import maybeDeferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.error import ReactorNotRunning
 from twisted.python import threadable
 from twisted.python.failure import Failure
@@ -187,7 +187,12 @@ class TwistedThread:
             self.reactor.callFromThread(func, *args, **kwargs)
 
     def call_and_wait(
-        self, func: Callable[..., T], /, *args: object, timeout: float | None = None, **kwargs: object
+        self,
+        func: Callable[..., T | Deferred[T]],
+        /,
+        *args: object,
+        timeout: float | None = None,
+        **kwargs: object,
     ) -> T:
         """Run ``func`` on the reactor thread and block the calling thread for its result.
 

@@ -19,7 +19,7 @@ class DelayedCall(Protocol):
 class ReactorTime(Protocol):
     """What timers need from a reactor (``twisted.internet.task.Clock`` provides it too)."""
 
-    def callLater(self, delay: float, callable: Callable[..., Any], *args: Any, **kw: Any) -> DelayedCall: ...  # noqa: N802, A002
+    def callLater(self, delay: float, callable: Callable[..., Any], *args: Any, **kw: Any) -> DelayedCall: ...
 
     def seconds(self) -> float: ...
 

@@ -24,7 +24,7 @@ class IConfigurationBackend(Interface):
     def load():  # type: ignore[misc]
         """Return the stored tree, or an empty dict when nothing is stored."""
 
-    def save(data):  # noqa: N805
+    def save(data):
         """Store ``data`` in place of the previous tree; either all of it is stored or none."""
 
 
