@@ -1,0 +1,37 @@
+"""The SIP transport layer: UDP, TCP and TLS over IPv4 and IPv6 (RFC 3261 §18).
+
+`TransportManager` listens, sends, reuses connections (including ones the remote side opened, so
+responses go back the way requests came), keeps outgoing connections alive with CRLF pings
+(RFC 5626), closes idle ones, and hands every received message to the SIP core as a
+`ScannedMessage`. The policy lives in the sans-IO `ConnectionTable`; the Twisted protocols around it
+are thin. See docs/sip-transport.md.
+"""
+
+from ._address import STREAM_TRANSPORTS, TRANSPORTS, Transport, TransportAddress
+from ._connections import ConnectionTable, Timeouts
+from ._errors import (
+    ConnectionClosed,
+    ConnectionFailed,
+    MessageTooLarge,
+    TLSVerificationFailed,
+    TransportError,
+)
+from ._manager import ConnectionInfo, TransportManager
+from ._tls import TLSConfigurationError
+
+__all__ = [
+    "STREAM_TRANSPORTS",
+    "TRANSPORTS",
+    "ConnectionClosed",
+    "ConnectionFailed",
+    "ConnectionInfo",
+    "ConnectionTable",
+    "MessageTooLarge",
+    "TLSConfigurationError",
+    "TLSVerificationFailed",
+    "Timeouts",
+    "Transport",
+    "TransportAddress",
+    "TransportError",
+    "TransportManager",
+]
