@@ -1,0 +1,480 @@
+"""The SIP stack's transaction layer: it drives the sans-IO transactions with a reactor and a transport.
+
+``SIPStack`` sits between the transports (``receive`` is their ``on_message``) and the transaction
+users (the Engine and its request objects):
+
+* ``send_request(request, destination, listener)`` stamps the top Via (sent-by of our listener for
+  the transport actually used, a fresh branch, ``rport``), creates the client transaction and runs
+  it. The listener hears ``response_received``, ``timed_out``, ``transport_failed`` and
+  ``terminated``.
+* A received request that matches a server transaction is a retransmission and goes to it. A new
+  one gets a server transaction and is handed to ``on_request(server_transaction)``; the TU answers
+  with ``server_transaction.send_response(response)``. A CANCEL is answered by its own transaction
+  and reported with ``on_cancel(invite_transaction, cancel_transaction)`` (481 when nothing
+  matches). An ACK for a 2xx matches no transaction and goes to ``on_request`` bare
+  (``server_transaction`` is then a ``StatelessRequest``), as do responses nothing claims to
+  ``on_stray_response`` (an INVITE 2xx from another fork, a 2xx retransmission).
+* Received requests get ``received``/``rport`` on their top Via (RFC 3261 §18.2.1, RFC 3581);
+  responses go where §18.2.2 and RFC 3581 say: the connection the request came on, or the source
+  address and port.
+* Requests without the core headers a server needs are answered 400 statelessly when a Via allows
+  it, and dropped otherwise.
+
+Timers run on the injected reactor (``callLater``), so tests drive them with a ``Clock``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from twisted.internet.defer import Deferred
+
+from sipsimple.core.sip._grammar import SIPParseError
+from sipsimple.core.sip.headers import MaxForwardsHeader, ViaHeader, mutable
+from sipsimple.core.sip.ids import new_branch
+from sipsimple.core.sip.message import (
+    SIPMessage,
+    SIPRequest,
+    SIPResponse,
+    from_scanned,
+    make_ack,
+    make_response,
+)
+from sipsimple.core.sip.transaction import (
+    CancelTimer,
+    InviteClientTransaction,
+    InviteServerTransaction,
+    NonInviteClientTransaction,
+    NonInviteServerTransaction,
+    PassToTU,
+    ProtocolError,
+    Send,
+    StartTimer,
+    Stray,
+    Terminated,
+    Timeout,
+    TimerConfig,
+    TransportError,
+    cancel_target_key,
+    client_key,
+    server_key,
+)
+from sipsimple.core.sip.transport import TransportAddress
+
+__all__ = [
+    "ClientListener",
+    "ClientTransaction",
+    "SIPStack",
+    "ServerTransaction",
+    "StatelessRequest",
+]
+
+log = logging.getLogger(__name__)
+
+_REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
+
+
+class Transport(Protocol):
+    """What the stack needs from the transport layer (TransportManager provides it)."""
+
+    @property
+    def listeners(self) -> tuple[TransportAddress, ...]: ...
+
+    def transport_for(
+        self, destination: TransportAddress, size: int, *, is_request: bool = False
+    ) -> TransportAddress: ...
+
+    def send(
+        self,
+        data: bytes,
+        destination: TransportAddress,
+        *,
+        tls_name: str | None = None,
+        is_request: bool = False,
+        new_connection: bool = True,
+    ) -> Deferred[TransportAddress]: ...
+
+
+class ClientListener(Protocol):
+    def response_received(self, transaction: ClientTransaction, response: SIPResponse) -> None: ...
+
+    def timed_out(self, transaction: ClientTransaction) -> None: ...
+
+    def transport_failed(self, transaction: ClientTransaction, error: BaseException | None) -> None: ...
+
+    def terminated(self, transaction: ClientTransaction) -> None: ...
+
+
+class _Driven:
+    """Runs a transaction's actions: sends, timers on the reactor, and the hand-off to the TU."""
+
+    def __init__(self, stack: SIPStack, machine: Any) -> None:
+        self.stack = stack
+        self.machine = machine
+        self._timers: dict[str, Any] = {}
+        self._wire: tuple[SIPMessage, bytes] | None = None
+        self.terminated = False
+
+    def _run(self, actions: list[Any]) -> None:
+        for action in actions:
+            handler = getattr(self, "_on_" + type(action).__name__)
+            handler(action)
+
+    def _call(self, event: str, *args: Any) -> None:
+        try:
+            actions = getattr(self.machine, event)(*args)
+        except ProtocolError as e:
+            log.warning("%r: %s (%s)", self, e, e.culprit.value)
+            raise
+        self._run(actions)
+
+    def _bytes(self, message: SIPMessage) -> bytes:
+        if self._wire is None or self._wire[0] is not message:
+            self._wire = (message, message.to_bytes())
+        return self._wire[1]
+
+    def _on_StartTimer(self, action: StartTimer) -> None:
+        self._timers[action.name] = self.stack.reactor.callLater(action.delay, self._timer_fired, action.name)
+
+    def _on_CancelTimer(self, action: CancelTimer) -> None:
+        call = self._timers.pop(action.name, None)
+        if call is not None and call.active():
+            call.cancel()
+
+    def _timer_fired(self, name: str) -> None:
+        self._timers.pop(name, None)
+        self._call("timer_fired", name)
+
+    def _on_Terminated(self, action: Terminated) -> None:
+        self.terminated = True
+        for call in self._timers.values():
+            if call.active():
+                call.cancel()
+        self._timers.clear()
+        self._forget()
+
+    def _on_Stray(self, action: Stray) -> None:
+        self.stack._stray(action.message)
+
+    def _forget(self) -> None:
+        raise NotImplementedError
+
+    def _transport_failed(self, failure: Any) -> None:
+        if not self.terminated:
+            self._failure = failure.value if hasattr(failure, "value") else failure
+            self._call("transport_failed")
+
+
+class ClientTransaction(_Driven):
+    """A request we sent and the responses it gets."""
+
+    def __init__(
+        self,
+        stack: SIPStack,
+        request: SIPRequest,
+        destination: TransportAddress,
+        listener: ClientListener,
+        tls_name: str | None,
+    ) -> None:
+        self.request = request
+        self.destination = destination
+        self.listener = listener
+        self.tls_name = tls_name
+        self._failure: BaseException | None = None
+        reliable = destination.transport != "udp"
+        if request.method == "INVITE":
+            machine: Any = InviteClientTransaction(
+                request, reliable=reliable, build_ack=make_ack, timers=stack.timers
+            )
+        else:
+            machine = NonInviteClientTransaction(request, reliable=reliable, timers=stack.timers)
+        super().__init__(stack, machine)
+        self.key = client_key(request.get("Via").branch, request.method)
+
+    def _on_Send(self, action: Send) -> None:
+        message = action.message
+        deferred = self.stack.transport.send(
+            self._bytes(message), self.destination, tls_name=self.tls_name, is_request=True
+        )
+        deferred.addErrback(self._transport_failed)
+
+    def _on_PassToTU(self, action: PassToTU) -> None:
+        self.listener.response_received(self, action.message)
+
+    def _on_Timeout(self, action: Timeout) -> None:
+        self.listener.timed_out(self)
+
+    def _on_TransportError(self, action: TransportError) -> None:
+        self.listener.transport_failed(self, self._failure)
+
+    def _forget(self) -> None:
+        self.stack._client_transactions.pop(self.key, None)
+        self.listener.terminated(self)
+
+    def __repr__(self) -> str:
+        return f"<ClientTransaction {self.request.method} to {self.destination}>"
+
+
+class ServerTransaction(_Driven):
+    """A request we received; the TU answers with ``send_response``."""
+
+    def __init__(
+        self, stack: SIPStack, request: SIPRequest, source: TransportAddress, local: TransportAddress
+    ) -> None:
+        self.request = request
+        self.source = source
+        self.local = local
+        self._failure: BaseException | None = None
+        reliable = source.transport != "udp"
+        if request.method == "INVITE":
+            machine: Any = InviteServerTransaction(
+                request,
+                reliable=reliable,
+                build_provisional=lambda invite, code: make_response(invite, code),
+                timers=stack.timers,
+            )
+        else:
+            machine = NonInviteServerTransaction(request, reliable=reliable, timers=stack.timers)
+        super().__init__(stack, machine)
+        via = request.get("Via")
+        self.key = server_key(via.branch, via.host, via.port, request.method)
+        self.on_terminated: Callable[[ServerTransaction], None] | None = None
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    def send_response(self, response: SIPResponse) -> None:
+        """Send a response from the TU (provisional, then one final)."""
+        self._call("send_response", response)
+
+    def _on_Send(self, action: Send) -> None:
+        self.stack._send_response(self._bytes(action.message), self.request, self.source).addErrback(
+            self._transport_failed
+        )
+
+    def _on_PassToTU(self, action: PassToTU) -> None:
+        if action.message.method == "ACK":
+            self.stack._deliver_ack(self, action.message)
+
+    def _on_Timeout(self, action: Timeout) -> None:
+        log.info("%r: no ACK for the final response (Timer %s)", self, action.timer)
+
+    def _on_TransportError(self, action: TransportError) -> None:
+        log.info("%r: transport failed: %s", self, self._failure)
+
+    def _forget(self) -> None:
+        self.stack._server_transactions.pop(self.key, None)
+        if self.on_terminated is not None:
+            self.on_terminated(self)
+
+    def __repr__(self) -> str:
+        return f"<ServerTransaction {self.request.method} from {self.source}>"
+
+
+class StatelessRequest:
+    """A request that belongs to no transaction (an ACK for a 2xx): it cannot be answered."""
+
+    def __init__(self, request: SIPRequest, source: TransportAddress, local: TransportAddress) -> None:
+        self.request = request
+        self.source = source
+        self.local = local
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+
+class SIPStack:
+    def __init__(
+        self,
+        reactor: Any,
+        transport: Transport,
+        *,
+        on_request: Callable[[ServerTransaction | StatelessRequest], None],
+        on_cancel: Callable[[ServerTransaction, ServerTransaction], None] | None = None,
+        on_stray_response: Callable[[SIPResponse], None] | None = None,
+        on_ack: Callable[[ServerTransaction, SIPRequest], None] | None = None,
+        timers: TimerConfig | None = None,
+    ) -> None:
+        self.reactor = reactor
+        self.transport = transport
+        self.timers = timers or TimerConfig()
+        self.on_request = on_request
+        self.on_cancel = on_cancel
+        self.on_stray_response = on_stray_response
+        self.on_ack = on_ack
+        self._client_transactions: dict[Any, ClientTransaction] = {}
+        self._server_transactions: dict[Any, ServerTransaction] = {}
+
+    # sending ------------------------------------------------------------------------------------
+
+    def local_address(self, transport: str, family_host: str) -> TransportAddress | None:
+        """Our listener for ``transport`` in the address family of ``family_host``."""
+        want_v6 = ":" in family_host
+        for address in self.transport.listeners:
+            if address.transport == transport and (":" in address.host) == want_v6:
+                return address
+        return None
+
+    def stamp_via(self, request: SIPRequest, destination: TransportAddress) -> TransportAddress:
+        """Put our Via on top of ``request`` for ``destination``; returns the destination actually used."""
+        size_hint = len(request.body) + 400 + sum(len(n) + len(v) + 4 for n, v in request.headers)
+        used = self.transport.transport_for(destination, size_hint, is_request=True)
+        local = self.local_address(used.transport, used.host)
+        if local is None:
+            raise ValueError(f"no {used.transport} listener for {used}")
+        via = ViaHeader(
+            used.transport.upper(), local.host, local.port, {"branch": new_branch(), "rport": None}
+        )
+        request.add("Via", [via], first=True)
+        if "Max-Forwards" not in request:
+            request.add("Max-Forwards", MaxForwardsHeader(70))
+        return used
+
+    def send_request(
+        self,
+        request: SIPRequest,
+        destination: TransportAddress,
+        listener: ClientListener,
+        *,
+        tls_name: str | None = None,
+        stamp_via: bool = True,
+    ) -> ClientTransaction:
+        if stamp_via:
+            destination = self.stamp_via(request, destination)
+        transaction = ClientTransaction(self, request, destination, listener, tls_name)
+        self._client_transactions[transaction.key] = transaction
+        transaction._call("start")
+        return transaction
+
+    def send_stateless(
+        self, request: SIPRequest, destination: TransportAddress, *, tls_name: str | None = None
+    ) -> Deferred[TransportAddress]:
+        """Send a request outside any transaction (the ACK for a 2xx, RFC 3261 §13.2.2.4)."""
+        return self.transport.send(request.to_bytes(), destination, tls_name=tls_name, is_request=True)
+
+    # receiving ----------------------------------------------------------------------------------
+
+    def receive(self, scanned: Any, source: TransportAddress, local: TransportAddress) -> None:
+        """The transports' ``on_message``."""
+        message = from_scanned(scanned)
+        try:
+            if isinstance(message, SIPResponse):
+                self._receive_response(message)
+            else:
+                self._receive_request(message, source, local)
+        except SIPParseError as e:
+            log.info("dropping a message from %s with a malformed header: %s", source, e)
+        except ProtocolError:
+            pass  # already logged by the transaction driver
+
+    def _receive_response(self, response: SIPResponse) -> None:
+        via = response.get("Via")
+        cseq = response.cseq
+        if via is None or cseq is None:
+            return
+        transaction = self._client_transactions.get(client_key(via.branch, cseq.method))
+        if transaction is None:
+            self._stray(response)
+        else:
+            transaction._call("receive_response", response)
+
+    def _stray(self, message: Any) -> None:
+        if isinstance(message, SIPResponse) and self.on_stray_response is not None:
+            self.on_stray_response(message)
+
+    def _receive_request(
+        self, request: SIPRequest, source: TransportAddress, local: TransportAddress
+    ) -> None:
+        problem = self._check_request(request)
+        if problem is not None:
+            if request.method != "ACK" and "Via" in request:
+                self._reject_stateless(request, source, 400, problem)
+            return
+        self._stamp_received(request, source)
+        via = request.get("Via")
+        key = server_key(via.branch, via.host, via.port, request.method)
+        existing = self._server_transactions.get(key) if key is not None else None
+        if existing is not None:
+            existing._call("receive_request", request)
+            return
+        if request.method == "ACK":
+            self.on_request(StatelessRequest(request, source, local))
+            return
+        transaction = ServerTransaction(self, request, source, local)
+        if transaction.key is not None:
+            self._server_transactions[transaction.key] = transaction
+        transaction._call("start")
+        if request.method == "CANCEL":
+            target = self._server_transactions.get(cancel_target_key(via.branch, via.host, via.port))
+            if target is None or target.terminated or self.on_cancel is None:
+                transaction.send_response(make_response(request, 481))
+            else:
+                transaction.send_response(make_response(request, 200))
+                self.on_cancel(target, transaction)
+            return
+        self.on_request(transaction)
+
+    def _check_request(self, request: SIPRequest) -> str | None:
+        for name in _REQUIRED_HEADERS:
+            if name not in request:
+                return f"Missing {name} header"
+        try:
+            cseq = request.cseq
+            request.get("From")
+            request.get("To")
+            request.get("Via")
+            _ = request.uri
+        except SIPParseError as e:
+            return f"Malformed header: {e}"[:120]
+        if cseq.method != request.method:
+            return "CSeq method does not match the request method"
+        return None
+
+    def _stamp_received(self, request: SIPRequest, source: TransportAddress) -> None:
+        vias = request.via
+        top = vias[0]
+        needs_received = top.host.strip("[]").lower() != source.host.lower()
+        needs_rport = top.rport is True
+        if not (needs_received or needs_rport):
+            return
+        stamped = mutable(top)
+        if needs_received:
+            stamped.received = source.host
+        if needs_rport:
+            stamped.rport = source.port
+        request.set("Via", [stamped, *vias[1:]])
+
+    def _reject_stateless(
+        self, request: SIPRequest, source: TransportAddress, code: int, reason: str
+    ) -> None:
+        try:
+            response = make_response(request, code, reason)
+            data = response.to_bytes()
+        except SIPParseError:
+            return
+        self._send_response(data, request, source).addErrback(lambda _: None)
+
+    def _send_response(self, data: bytes, request: SIPRequest, source: TransportAddress) -> Deferred[Any]:
+        """Send a response where RFC 3261 §18.2.2 / RFC 3581 say it goes."""
+        if source.transport != "udp":
+            return self.transport.send(data, source, new_connection=False)
+        via = request.get("Via")
+        port = (
+            via.rport if isinstance(via.rport, int) and not isinstance(via.rport, bool) else via.port or 5060
+        )
+        host = via.received or source.host
+        return self.transport.send(data, TransportAddress("udp", host, port))
+
+    def _deliver_ack(self, transaction: ServerTransaction, ack: SIPRequest) -> None:
+        if self.on_ack is not None:
+            self.on_ack(transaction, ack)
+
+    # bookkeeping --------------------------------------------------------------------------------
+
+    @property
+    def transaction_count(self) -> int:
+        return len(self._client_transactions) + len(self._server_transactions)
