@@ -13,6 +13,7 @@ from twisted.python import threadable
 
 from sipsimple.threading import TwistedThread, set_twisted_thread
 from sipsimple.threading.green import GreenHub, set_hub
+from tests.support.reactor import close_reactor
 
 
 class FakeReactor(Clock):
@@ -52,15 +53,6 @@ def hub(reactor: FakeReactor) -> Iterator[GreenHub]:
         yield green_hub
     finally:
         set_hub(None)
-
-
-def close_reactor(reactor: SelectReactor) -> None:
-    """Release the file descriptors of a reactor's waker (a stopped reactor keeps them open)."""
-    waker = reactor.waker
-    if waker is not None:
-        reactor.removeReader(waker)
-        waker.connectionLost(None)
-        reactor.waker = None
 
 
 @pytest.fixture

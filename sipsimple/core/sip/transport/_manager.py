@@ -6,6 +6,7 @@ events. Every method runs on the reactor thread.
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,11 +161,22 @@ class TransportManager:
         endpoint = UDPEndpoint(self._callbacks, self.max_message_size)
         # One byte more than the limit, so that a datagram that was cut short is seen to be too large.
         packet_size = min(self.max_message_size, MAX_DATAGRAM) + 1
-        endpoint.port = self._reactor.listenUDP(port, endpoint, interface=host, maxPacketSize=packet_size)
+        endpoint.port = self._bind_udp(host, port, endpoint, packet_size)
         bound = endpoint.port.getHost()
         endpoint.local = TransportAddress("udp", bound.host, bound.port)
         self._udp.append(endpoint)
         return endpoint.local
+
+    def _bind_udp(self, host: str, port: int, endpoint: UDPEndpoint, packet_size: int) -> Any:
+        """Bind the socket ourselves and hand it to the reactor, so a failed bind leaks no socket."""
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.bind((host, port))
+            sock.setblocking(False)
+            return self._reactor.adoptDatagramPort(sock.fileno(), family, endpoint, maxPacketSize=packet_size)
+        finally:
+            sock.close()  # the reactor keeps its own duplicate of the descriptor
 
     def listen_tcp(self, host: str, port: int = 0) -> TransportAddress:
         """Accept TCP connections on ``host`` (an IP literal); return the bound address."""

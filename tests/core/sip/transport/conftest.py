@@ -9,24 +9,20 @@ for at most a couple of seconds, so every wait on real loopback I/O is bounded. 
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from twisted.internet.defer import Deferred
 from twisted.internet.selectreactor import SelectReactor
 from twisted.python import threadable
-from twisted.python.failure import Failure
 
 from sipsimple.core.sip._scanner import ScannedMessage
 from sipsimple.core.sip.transport import TransportAddress, TransportManager
+from tests.support.reactor import Loop, close_reactor
 
 from .certs import PKI, make_pki
-
-WAIT = 2.0  # seconds: the most any single loopback exchange may take
 
 
 def _ipv6_loopback_available() -> bool:
@@ -45,43 +41,6 @@ LOOPBACKS = [
     pytest.param("127.0.0.1", id="ipv4"),
     pytest.param("::1", id="ipv6", marks=pytest.mark.skipif(not IPV6, reason="no IPv6 loopback")),
 ]
-
-
-class Loop:
-    """Turns a reactor from the test thread until something happens (bounded in time)."""
-
-    def __init__(self, reactor: SelectReactor) -> None:
-        self.reactor = reactor
-
-    def run_until(self, condition: Callable[[], object], timeout: float = WAIT, what: str = "") -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-            self.reactor.iterate(0.002)
-
-    def turn(self, times: int = 5) -> None:
-        """Let already-queued I/O settle (used to check that something does NOT happen)."""
-        for _ in range(times):
-            self.reactor.iterate(0.002)
-
-    def wait(self, deferred: Deferred[Any], timeout: float = WAIT) -> Any:
-        """The result of ``deferred`` once it fires; its exception is raised."""
-        outcome: list[Any] = []
-        deferred.addBoth(outcome.append)
-        self.run_until(lambda: outcome, timeout, what="a Deferred")
-        result = outcome[0]
-        if isinstance(result, Failure):
-            result.raiseException()
-        return result
-
-    def failure(self, deferred: Deferred[Any], timeout: float = WAIT) -> BaseException:
-        """The exception ``deferred`` fails with (the test fails if it succeeds)."""
-        try:
-            result = self.wait(deferred, timeout)
-        except Exception as error:
-            return error
-        raise AssertionError(f"expected a failure, got {result!r}")
 
 
 @dataclass
@@ -121,15 +80,6 @@ class Recorder:
             "on_trace": self.on_trace,
             "on_connection_event": self.on_connection_event,
         }
-
-
-def close_reactor(reactor: SelectReactor) -> None:
-    """Release the file descriptors of a reactor's waker (an unused reactor keeps them open)."""
-    waker = reactor.waker
-    if waker is not None:
-        reactor.removeReader(waker)
-        waker.connectionLost(None)
-        reactor.waker = None
 
 
 @pytest.fixture

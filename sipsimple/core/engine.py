@@ -1,0 +1,474 @@
+"""The Engine: starts the SIP transports and the transaction layer, and routes incoming requests.
+
+``Engine()`` is the process-wide singleton the middleware uses; ``SIPEngine`` is the same class
+without the singleton, with the reactor and the notification center injectable (tests create one
+per test). All methods run on the reactor thread.
+
+Notifications (sender: the engine; every data has ``timestamp``):
+
+* ``SIPEngineWillStart``, ``SIPEngineDidStart``, ``SIPEngineDidFail`` (``error``),
+  ``SIPEngineWillEnd``, ``SIPEngineDidEnd``;
+* ``SIPEngineSIPTrace`` when ``trace_sip`` is on: ``received`` (bool), ``source_ip``,
+  ``source_port``, ``destination_ip``, ``destination_port``, ``transport``, ``data`` (bytes);
+* ``SIPEngineGotMessage`` for an out-of-dialog MESSAGE (answered 200): ``request_uri``,
+  ``from_header``, ``to_header``, ``content_type``, ``content_type_parameters``, ``body``, ``headers``;
+* ``SIPEngineGotException`` when a request handler raised: ``type``, ``value``, ``traceback``;
+* ``SIPEngineTransportDidConnect`` / ``SIPEngineTransportDidDisconnect``: ``transport``,
+  ``local_address``, ``remote_address`` (``host:port`` strings), and ``reason`` for disconnects.
+
+Incoming requests: in-dialog ones (with a To tag) go to the handler registered for their dialog
+(``register_dialog``), or get 481. Out-of-dialog ones go to the handler registered for their method
+(``register_method_handler``); without one, OPTIONS is answered 200 with Allow/Accept/Supported,
+MESSAGE 200 plus ``SIPEngineGotMessage``, other SIP methods 405 with Allow and unknown methods 501.
+A request the scanner cannot frame is answered 400 with the reason when a Via can be found in it.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sipsimple.core.sip.headers import Header
+from sipsimple.core.sip.message import SIPRequest, SIPResponse, make_response
+from sipsimple.core.sip.stack import (
+    ClientListener,
+    ClientTransaction,
+    ServerTransaction,
+    SIPStack,
+    StatelessRequest,
+)
+from sipsimple.core.sip.transaction import TimerConfig
+from sipsimple.core.sip.transport import TransportAddress, TransportManager
+from sipsimple.notification import NotificationCenter, NotificationData
+from sipsimple.util import ISOTimestamp, Singleton
+
+__all__ = ["Engine", "EngineError", "SIPEngine"]
+
+KNOWN_METHODS = frozenset(
+    {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE",
+     "REFER", "INFO", "UPDATE", "PRACK"}
+)  # fmt: skip
+
+DEFAULT_EVENTS: dict[str, list[str]] = {
+    "presence": ["application/pidf+xml", "multipart/related", "application/rlmi+xml"],
+    "presence.winfo": ["application/watcherinfo+xml"],
+    "dialog": ["application/dialog-info+xml"],
+    "message-summary": ["application/simple-message-summary"],
+    "refer": ["message/sipfrag"],
+    "conference": ["application/conference-info+xml"],
+    "xcap-diff": ["application/xcap-diff+xml"],
+}
+
+RequestHandler = Callable[[ServerTransaction], None]
+
+
+class EngineError(Exception):
+    """The engine cannot do what was asked (not running, bad option, no transport...)."""
+
+
+def default_host_address(family: int = socket.AF_INET) -> str:
+    """The address this host uses to reach other hosts (a routing lookup: no packet is sent)."""
+    probe = "192.0.2.1" if family == socket.AF_INET else "2001:db8::1"  # documentation addresses
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect((probe, 9))
+            return str(sock.getsockname()[0])
+    except OSError:
+        return "127.0.0.1" if family == socket.AF_INET else "::1"
+
+
+class SIPEngine:
+    """The engine, without the singleton (see the module documentation)."""
+
+    def __init__(self, reactor: Any = None, notification_center: NotificationCenter | None = None) -> None:
+        self._reactor = reactor
+        self._center = notification_center
+        self._running = False
+        self._transports: TransportManager | None = None
+        self._stack: SIPStack | None = None
+        self._options: dict[str, Any] = {}
+        self._method_handlers: dict[str, RequestHandler] = {}
+        self._dialog_handlers: dict[tuple[str, str, str | None], RequestHandler] = {}
+        self._cancel_handlers: dict[int, Callable[[ServerTransaction], None]] = {}
+
+    # collaborators ------------------------------------------------------------------------------
+
+    @property
+    def reactor(self) -> Any:
+        if self._reactor is None:
+            from twisted.internet import reactor
+
+            self._reactor = reactor
+        return self._reactor
+
+    @property
+    def notification_center(self) -> NotificationCenter:
+        if self._center is None:
+            self._center = NotificationCenter()
+        return self._center
+
+    def post(self, name: str, sender: object = None, **attributes: Any) -> None:
+        data = NotificationData(timestamp=ISOTimestamp.now(), **attributes)
+        self.notification_center.post_notification(name, sender=self if sender is None else sender, data=data)
+
+    # life cycle ---------------------------------------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        return self._running
+
+    @property
+    def stack(self) -> SIPStack:
+        if self._stack is None:
+            raise EngineError("the engine is not running")
+        return self._stack
+
+    @property
+    def transports(self) -> TransportManager:
+        if self._transports is None:
+            raise EngineError("the engine is not running")
+        return self._transports
+
+    def start(
+        self,
+        *,
+        ip_address: str | None = None,
+        udp_port: int | None = 0,
+        tcp_port: int | None = 0,
+        tls_port: int | None = None,
+        tls_verify_server: bool = True,
+        tls_ca_file: str | None = None,
+        tls_cert_file: str | None = None,
+        tls_privkey_file: str | None = None,
+        tls_timeout: int = 3000,
+        user_agent: str = "sipsimple",
+        trace_sip: bool = False,
+        events: dict[str, list[str]] | None = None,
+        incoming_events: Iterable[str] = (),
+        t1: float = 0.5,
+        t2: float = 4.0,
+        t4: float = 5.0,
+        max_message_size: int = 65535,
+        keepalive_interval: float | None = 90.0,
+    ) -> None:
+        """Open the transports (port 0: any free port, None: transport off) and start the stack."""
+        if self._running:
+            raise EngineError("the engine is already running")
+        self.post("SIPEngineWillStart")
+        try:
+            host = ip_address or default_host_address()
+            self._options = {
+                "ip_address": host,
+                "user_agent": user_agent,
+                "trace_sip": trace_sip,
+                "events": dict(DEFAULT_EVENTS if events is None else events),
+                "incoming_events": set(incoming_events),
+                "tls_verify_server": tls_verify_server,
+            }
+            self._transports = TransportManager(
+                self.reactor,
+                on_message=self._on_message,
+                on_bad_message=self._on_bad_message,
+                on_trace=self._on_trace,
+                on_connection_event=self._on_connection_event,
+                max_message_size=max_message_size,
+                keepalive_interval=keepalive_interval,
+                tls_verify_server=tls_verify_server,
+                tls_ca_list=tls_ca_file,
+                tls_certificate=tls_cert_file,
+                tls_private_key=tls_privkey_file,
+                tls_timeout=tls_timeout / 1000.0,
+            )
+            self._stack = SIPStack(
+                self.reactor,
+                self._transports,
+                on_request=self._on_request,
+                on_cancel=self._on_cancel,
+                timers=TimerConfig(t1=t1, t2=t2, t4=t4),
+            )
+            if udp_port is not None:
+                self._transports.listen_udp(host, udp_port)
+            if tcp_port is not None:
+                self._transports.listen_tcp(host, tcp_port)
+            if tls_port is not None:
+                self._transports.listen_tls(host, tls_port)
+        except Exception as e:
+            self._abort_start()
+            self.post("SIPEngineDidFail", error=e)
+            raise EngineError(f"the engine could not start: {e}") from e
+        self._running = True
+        self.post("SIPEngineDidStart")
+
+    def _abort_start(self) -> None:
+        if self._transports is not None:
+            self._transports.stop()
+        self._transports = None
+        self._stack = None
+
+    def stop(self) -> Any:
+        """Close every transport; returns a Deferred that fires after SIPEngineDidEnd."""
+        from twisted.internet.defer import succeed
+
+        if not self._running:
+            return succeed(None)
+        self._running = False
+        self.post("SIPEngineWillEnd")
+        assert self._transports is not None
+        stopping = self._transports.stop()
+        self._transports = None
+        self._stack = None
+        self._method_handlers.clear()
+        self._dialog_handlers.clear()
+
+        def ended(result: Any) -> None:
+            self.post("SIPEngineDidEnd")
+
+        return stopping.addBoth(ended)
+
+    # options ------------------------------------------------------------------------------------
+
+    @property
+    def user_agent(self) -> str:
+        return str(self._options.get("user_agent", "sipsimple"))
+
+    @property
+    def ip_address(self) -> str | None:
+        return self._options.get("ip_address")
+
+    @property
+    def events(self) -> dict[str, list[str]]:
+        return dict(self._options.get("events", {}))
+
+    @property
+    def incoming_events(self) -> set[str]:
+        return set(self._options.get("incoming_events", set()))
+
+    @property
+    def trace_sip(self) -> bool:
+        return bool(self._options.get("trace_sip"))
+
+    @trace_sip.setter
+    def trace_sip(self, value: bool) -> None:
+        self._options["trace_sip"] = bool(value)
+
+    def local_address(self, transport: str, ipv6: bool = False) -> TransportAddress | None:
+        """Our listening address for ``transport`` ('udp', 'tcp', 'tls')."""
+        return self.stack.local_address(transport, "::" if ipv6 else "0.0.0.0")
+
+    @property
+    def local_udp_port(self) -> int | None:
+        address = self.local_address("udp") if self._running else None
+        return None if address is None else address.port
+
+    @property
+    def local_tcp_port(self) -> int | None:
+        address = self.local_address("tcp") if self._running else None
+        return None if address is None else address.port
+
+    @property
+    def local_tls_port(self) -> int | None:
+        address = self.local_address("tls") if self._running else None
+        return None if address is None else address.port
+
+    # used by the request objects ----------------------------------------------------------------
+
+    def send_request(
+        self,
+        request: SIPRequest,
+        destination: TransportAddress,
+        listener: ClientListener,
+        *,
+        tls_name: str | None = None,
+    ) -> ClientTransaction:
+        if "User-Agent" not in request:
+            request.add("User-Agent", Header("User-Agent", self.user_agent))
+        return self.stack.send_request(request, destination, listener, tls_name=tls_name)
+
+    def register_method_handler(self, method: str, handler: RequestHandler | None) -> None:
+        """Out-of-dialog requests of ``method`` go to ``handler`` (None: the default handling)."""
+        if handler is None:
+            self._method_handlers.pop(method, None)
+        else:
+            self._method_handlers[method] = handler
+
+    def register_dialog(
+        self, call_id: str, local_tag: str, remote_tag: str | None, handler: RequestHandler
+    ) -> None:
+        """In-dialog requests for (Call-ID, local tag, remote tag) go to ``handler``; a remote tag of None
+        matches any (a subscription whose first NOTIFY has not arrived yet)."""
+        self._dialog_handlers[(call_id, local_tag, remote_tag)] = handler
+
+    def unregister_dialog(self, call_id: str, local_tag: str, remote_tag: str | None) -> None:
+        self._dialog_handlers.pop((call_id, local_tag, remote_tag), None)
+
+    def on_cancel(self, transaction: ServerTransaction, handler: Callable[[ServerTransaction], None]) -> None:
+        self._cancel_handlers[id(transaction)] = handler
+
+    # incoming -----------------------------------------------------------------------------------
+
+    def _on_message(self, scanned: Any, source: TransportAddress, local: TransportAddress) -> None:
+        if self._stack is not None:
+            self._stack.receive(scanned, source, local)
+
+    def _on_request(self, transaction: ServerTransaction | StatelessRequest) -> None:
+        request = transaction.request
+        try:
+            to_tag = request.to_header.tag
+            if to_tag is not None:
+                self._dispatch_in_dialog(transaction, request, to_tag)
+            elif isinstance(transaction, ServerTransaction):
+                self._dispatch_out_of_dialog(transaction, request)
+        except Exception:
+            self._report_exception()
+            if isinstance(transaction, ServerTransaction) and transaction.machine.last_response is None:
+                transaction.send_response(make_response(request, 500))
+
+    def _dispatch_in_dialog(
+        self, transaction: ServerTransaction | StatelessRequest, request: SIPRequest, to_tag: str
+    ) -> None:
+        from_tag = request.from_header.tag
+        call_id = request.call_id or ""
+        handler = self._dialog_handlers.get((call_id, to_tag, from_tag)) or self._dialog_handlers.get(
+            (call_id, to_tag, None)
+        )
+        if isinstance(transaction, StatelessRequest):
+            if handler is not None:
+                handler(transaction)  # type: ignore[arg-type]
+            return
+        if handler is None:
+            transaction.send_response(make_response(request, 481))
+        else:
+            handler(transaction)
+
+    def _dispatch_out_of_dialog(self, transaction: ServerTransaction, request: SIPRequest) -> None:
+        handler = self._method_handlers.get(request.method)
+        if handler is not None:
+            handler(transaction)
+        elif request.method == "OPTIONS":
+            transaction.send_response(self._options_response(request))
+        elif request.method == "MESSAGE":
+            self._receive_message(transaction, request)
+        elif request.method in KNOWN_METHODS:
+            transaction.send_response(make_response(request, 405, headers=[("Allow", self._allow())]))
+        else:
+            transaction.send_response(make_response(request, 501))
+
+    def _allow(self) -> str:
+        methods = {"OPTIONS", "MESSAGE", "ACK", "CANCEL", "BYE", "NOTIFY", *self._method_handlers}
+        return ", ".join(sorted(methods))
+
+    def _options_response(self, request: SIPRequest) -> SIPResponse:
+        return make_response(
+            request,
+            200,
+            headers=[
+                ("Allow", self._allow()),
+                ("Accept", "application/sdp, message/cpim, text/plain, message/sipfrag"),
+                ("Supported", "path, gruu, outbound"),
+                ("User-Agent", self.user_agent),
+            ],
+        )
+
+    def _receive_message(self, transaction: ServerTransaction, request: SIPRequest) -> None:
+        transaction.send_response(make_response(request, 200))
+        content_type = request.content_type
+        headers: dict[str, list[str]] = {}
+        for name, value in request.headers:
+            headers.setdefault(name, []).append(value)
+        self.post(
+            "SIPEngineGotMessage",
+            request_uri=request.uri,
+            from_header=request.from_header,
+            to_header=request.to_header,
+            content_type=None if content_type is None else content_type.content_type,
+            content_type_parameters={} if content_type is None else dict(content_type.parameters),
+            body=request.body,
+            headers=headers,
+        )
+
+    def _on_cancel(self, invite: ServerTransaction, cancel: ServerTransaction) -> None:
+        handler = self._cancel_handlers.pop(id(invite), None)
+        if handler is not None:
+            handler(invite)
+        elif invite.machine.last_response is None or invite.machine.last_response.code < 200:
+            invite.send_response(make_response(invite.request, 487))
+
+    def _on_bad_message(
+        self, data: bytes, source: TransportAddress, local: TransportAddress, error: Exception
+    ) -> None:
+        """Answer a request the scanner rejected with 400 and the reason, when it has a usable Via."""
+        if source.transport != "udp" or self._transports is None:
+            return  # stream transports close the connection on framing errors
+        response = _salvage_400(data, str(error))
+        if response is not None:
+            destination = TransportAddress("udp", source.host, source.port)
+            self._transports.send(response, destination).addErrback(lambda _: None)
+
+    def _on_trace(
+        self, direction: str, local: TransportAddress, remote: TransportAddress, data: bytes
+    ) -> None:
+        if not self.trace_sip:
+            return
+        source, destination = (remote, local) if direction == "in" else (local, remote)
+        self.post(
+            "SIPEngineSIPTrace",
+            received=direction == "in",
+            source_ip=source.host,
+            source_port=source.port,
+            destination_ip=destination.host,
+            destination_port=destination.port,
+            transport=local.transport,
+            data=data,
+        )
+
+    def _on_connection_event(
+        self, kind: str, local: TransportAddress, remote: TransportAddress, reason: str | None
+    ) -> None:
+        name = "SIPEngineTransportDidConnect" if kind == "connected" else "SIPEngineTransportDidDisconnect"
+        attributes: dict[str, Any] = {
+            "transport": remote.transport,
+            "local_address": f"{local.host}:{local.port}",
+            "remote_address": f"{remote.host}:{remote.port}",
+        }
+        if kind != "connected":
+            attributes["reason"] = reason
+        self.post(name, **attributes)
+
+    def _report_exception(self) -> None:
+        kind, value, trace = sys.exc_info()
+        self.post(
+            "SIPEngineGotException",
+            type=kind,
+            value=value,
+            traceback="".join(traceback.format_exception(kind, value, trace)),
+        )
+
+
+def _salvage_400(data: bytes, reason: str) -> bytes | None:
+    """A 400 response built from the raw lines of an unparsable request, or None if it has no Via."""
+    text = data.decode("utf-8", "replace")
+    lines = text.replace("\r\n", "\n").split("\n")
+    if not lines or lines[0].startswith("SIP/"):
+        return None  # a response: never answered
+    wanted = {"via": "Via", "v": "Via", "from": "From", "f": "From", "to": "To", "t": "To",
+              "call-id": "Call-ID", "i": "Call-ID", "cseq": "CSeq"}  # fmt: skip
+    copied: list[str] = []
+    for line in lines[1:]:
+        if not line:
+            break
+        name, colon, value = line.partition(":")
+        canonical = wanted.get(name.strip().lower())
+        if colon and canonical and "\r" not in value:
+            copied.append(f"{canonical}: {value.strip()}")
+    if not any(line.startswith("Via:") for line in copied):
+        return None
+    phrase = "Bad Request - " + "".join(ch if ch.isprintable() else " " for ch in reason)[:100]
+    head = "\r\n".join(["SIP/2.0 400 " + phrase, *copied, "Content-Length: 0"])
+    return (head + "\r\n\r\n").encode("utf-8", "replace")
+
+
+class Engine(SIPEngine, metaclass=Singleton):
+    """The process-wide engine."""
