@@ -1,0 +1,54 @@
+"""SIP dialogs (RFC 3261 §12; the subscription and refer dialog rules of RFC 6665 and RFC 3515).
+
+Sans-IO: a :class:`Dialog` computes state and builds messages; it sends nothing and reads no
+clock. The request primitives (subscriptions, referrals, INVITE sessions) build on it, and the
+Engine keeps the live dialogs in a :class:`DialogTable` to route received in-dialog requests.
+
+* ``_state.py``: the state machine as a table, with its rules;
+* ``_ids.py``: dialog identifiers, the table, NOTIFY-to-SUBSCRIBE matching;
+* ``_routing.py``: route sets, loose and strict routing;
+* ``_dialog.py``: the Dialog.
+
+See docs/sip-dialog.md.
+"""
+
+from __future__ import annotations
+
+from sipsimple.core.sip.transaction import LocalProtocolError, ProtocolError, RemoteProtocolError
+
+from ._dialog import MAX_CSEQ, Dialog, Role
+from ._ids import DialogID, DialogTable, notify_matches, request_dialog_id, response_dialog_id
+from ._routing import request_target
+from ._state import (
+    ERRORS,
+    TABLE,
+    TARGET_REFRESH_METHODS,
+    DialogEvent,
+    DialogState,
+    Effect,
+    Transition,
+    Verdict,
+)
+
+__all__ = [
+    "ERRORS",
+    "MAX_CSEQ",
+    "TABLE",
+    "TARGET_REFRESH_METHODS",
+    "Dialog",
+    "DialogEvent",
+    "DialogID",
+    "DialogState",
+    "DialogTable",
+    "Effect",
+    "LocalProtocolError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "Role",
+    "Transition",
+    "Verdict",
+    "notify_matches",
+    "request_dialog_id",
+    "request_target",
+    "response_dialog_id",
+]
