@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sipsimple.core.sip.headers import Header
+from sipsimple.core.sip.ids import new_tag
 from sipsimple.core.sip.message import SIPRequest, SIPResponse, make_response
 from sipsimple.core.sip.stack import (
     ClientListener,
@@ -93,6 +94,7 @@ class SIPEngine:
         self._method_handlers: dict[str, RequestHandler] = {}
         self._dialog_handlers: dict[tuple[str, str, str | None], RequestHandler] = {}
         self._cancel_handlers: dict[int, Callable[[ServerTransaction], None]] = {}
+        self._allow_text: str | None = None
 
     # collaborators ------------------------------------------------------------------------------
 
@@ -221,6 +223,7 @@ class SIPEngine:
         self._transports = None
         self._stack = None
         self._method_handlers.clear()
+        self._allow_text = None
         self._dialog_handlers.clear()
 
         def ended(result: Any) -> None:
@@ -293,6 +296,7 @@ class SIPEngine:
             self._method_handlers.pop(method, None)
         else:
             self._method_handlers[method] = handler
+        self._allow_text = None
 
     def register_dialog(
         self, call_id: str, local_tag: str, remote_tag: str | None, handler: RequestHandler
@@ -315,6 +319,7 @@ class SIPEngine:
 
     def _on_request(self, transaction: ServerTransaction | StatelessRequest) -> None:
         request = transaction.request
+        assert request is not None  # a new transaction has not answered yet
         try:
             to_tag = request.to_header.tag
             if to_tag is not None:
@@ -323,8 +328,8 @@ class SIPEngine:
                 self._dispatch_out_of_dialog(transaction, request)
         except Exception:
             self._report_exception()
-            if isinstance(transaction, ServerTransaction) and transaction.machine.last_response is None:
-                transaction.send_response(make_response(request, 500))
+            if isinstance(transaction, ServerTransaction) and not transaction.answered:
+                transaction.send_response(make_response(request, 500, to_tag=new_tag()))
 
     def _dispatch_in_dialog(
         self, transaction: ServerTransaction | StatelessRequest, request: SIPRequest, to_tag: str
@@ -339,7 +344,7 @@ class SIPEngine:
                 handler(transaction)  # type: ignore[arg-type]
             return
         if handler is None:
-            transaction.send_response(make_response(request, 481))
+            transaction.send_response(make_response(request, 481, to_tag=new_tag()))
         else:
             handler(transaction)
 
@@ -352,18 +357,23 @@ class SIPEngine:
         elif request.method == "MESSAGE":
             self._receive_message(transaction, request)
         elif request.method in KNOWN_METHODS:
-            transaction.send_response(make_response(request, 405, headers=[("Allow", self._allow())]))
+            transaction.send_response(
+                make_response(request, 405, to_tag=new_tag(), headers=[("Allow", self._allow())])
+            )
         else:
-            transaction.send_response(make_response(request, 501))
+            transaction.send_response(make_response(request, 501, to_tag=new_tag()))
 
     def _allow(self) -> str:
-        methods = {"OPTIONS", "MESSAGE", "ACK", "CANCEL", "BYE", "NOTIFY", *self._method_handlers}
-        return ", ".join(sorted(methods))
+        if self._allow_text is None:
+            methods = {"OPTIONS", "MESSAGE", "ACK", "CANCEL", "BYE", "NOTIFY", *self._method_handlers}
+            self._allow_text = ", ".join(sorted(methods))
+        return self._allow_text
 
     def _options_response(self, request: SIPRequest) -> SIPResponse:
         return make_response(
             request,
             200,
+            to_tag=new_tag(),
             headers=[
                 ("Allow", self._allow()),
                 ("Accept", "application/sdp, message/cpim, text/plain, message/sipfrag"),
@@ -373,7 +383,7 @@ class SIPEngine:
         )
 
     def _receive_message(self, transaction: ServerTransaction, request: SIPRequest) -> None:
-        transaction.send_response(make_response(request, 200))
+        transaction.send_response(make_response(request, 200, to_tag=new_tag()))
         content_type = request.content_type
         headers: dict[str, list[str]] = {}
         for name, value in request.headers:
@@ -393,8 +403,8 @@ class SIPEngine:
         handler = self._cancel_handlers.pop(id(invite), None)
         if handler is not None:
             handler(invite)
-        elif invite.machine.last_response is None or invite.machine.last_response.code < 200:
-            invite.send_response(make_response(invite.request, 487))
+        elif not invite.answered and invite.request is not None:
+            invite.send_response(make_response(invite.request, 487, to_tag=new_tag()))
 
     def _on_bad_message(
         self, data: bytes, source: TransportAddress, local: TransportAddress, error: Exception

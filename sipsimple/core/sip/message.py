@@ -46,10 +46,11 @@ _ENCODING = "utf-8"
 
 
 class _Entry:
-    __slots__ = ("name", "parsed", "raw")
+    __slots__ = ("key", "name", "parsed", "raw")
 
     def __init__(self, name: str, raw: str | None, parsed: Any = None) -> None:
         self.name = name
+        self.key = name.lower()
         self.raw = raw
         self.parsed = parsed
 
@@ -88,9 +89,8 @@ class SIPMessage:
     # reading ------------------------------------------------------------------------------------
 
     def _matching(self, name: str) -> Iterator[_Entry]:
-        canonical = canonical_name(name)
-        lowered = canonical.lower()
-        return (entry for entry in self._entries if entry.name.lower() == lowered)
+        lowered = canonical_name(name).lower()
+        return (entry for entry in self._entries if entry.key == lowered)
 
     def __contains__(self, name: str) -> bool:
         return next(self._matching(name), None) is not None
@@ -136,7 +136,8 @@ class SIPMessage:
     def set(self, name: str, value: Any) -> None:
         """Replace every field named ``name`` by one with ``value`` (kept at the first one's place)."""
         canonical = canonical_name(name)
-        positions = [i for i, entry in enumerate(self._entries) if entry.name.lower() == canonical.lower()]
+        lowered = canonical.lower()
+        positions = [i for i, entry in enumerate(self._entries) if entry.key == lowered]
         self.remove(canonical)
         if canonical == "Content-Length":
             return
@@ -145,7 +146,7 @@ class SIPMessage:
 
     def remove(self, name: str) -> None:
         lowered = canonical_name(name).lower()
-        self._entries = [entry for entry in self._entries if entry.name.lower() != lowered]
+        self._entries = [entry for entry in self._entries if entry.key != lowered]
 
     # the usual fields ---------------------------------------------------------------------------
 
@@ -193,7 +194,7 @@ class SIPMessage:
         """Append every field of ``other`` named in ``names``, in ``other``'s order."""
         wanted = {canonical_name(name).lower() for name in names}
         for entry in other._entries:
-            if entry.name.lower() in wanted:
+            if entry.key in wanted:
                 self._entries.append(_Entry(entry.name, entry.raw, entry.parsed))
 
 

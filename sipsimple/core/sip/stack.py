@@ -217,16 +217,42 @@ class ClientTransaction(_Driven):
         return f"<ClientTransaction {self.request.method} to {self.destination}>"
 
 
+class _SentResponse:
+    """What a server transaction keeps of a response it sent: its status code and its bytes."""
+
+    __slots__ = ("data", "status_code")
+
+    def __init__(self, status_code: int, data: bytes) -> None:
+        self.status_code = status_code
+        self.data = data
+
+
+class _MethodOnly:
+    """What a non-INVITE server transaction machine needs of its request."""
+
+    __slots__ = ("method",)
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+
+
 class ServerTransaction(_Driven):
-    """A request we received; the TU answers with ``send_response``."""
+    """A request we received; the TU answers with ``send_response``.
+
+    A server transaction lives on after its final response to answer retransmissions (Timer J:
+    32 s on UDP). To keep that cheap under load, a non-INVITE transaction then keeps only the bytes
+    of its response and where they go: ``request`` is None after the final response.
+    """
 
     def __init__(
         self, stack: SIPStack, request: SIPRequest, source: TransportAddress, local: TransportAddress
     ) -> None:
-        self.request = request
+        self.request: SIPRequest | None = request
+        self.method = request.method
         self.source = source
         self.local = local
         self._failure: BaseException | None = None
+        self._destination: TransportAddress | None = None
         reliable = source.transport != "udp"
         if request.method == "INVITE":
             machine: Any = InviteServerTransaction(
@@ -236,22 +262,35 @@ class ServerTransaction(_Driven):
                 timers=stack.timers,
             )
         else:
-            machine = NonInviteServerTransaction(request, reliable=reliable, timers=stack.timers)
+            machine = NonInviteServerTransaction(
+                _MethodOnly(request.method), reliable=reliable, timers=stack.timers
+            )
         super().__init__(stack, machine)
         via = request.get("Via")
         self.key = server_key(via.branch, via.host, via.port, request.method)
         self.on_terminated: Callable[[ServerTransaction], None] | None = None
 
     @property
-    def method(self) -> str:
-        return self.request.method
+    def answered(self) -> bool:
+        """Whether a final response was sent."""
+        last = self.machine.last_response
+        return last is not None and last.status_code >= 200
 
     def send_response(self, response: SIPResponse) -> None:
         """Send a response from the TU (provisional, then one final)."""
-        self._call("send_response", response)
+        if self.request is None:
+            raise ValueError(f"{self!r} has already sent its final response")
+        self._call("send_response", _SentResponse(response.code, response.to_bytes()))
+        if response.code >= 200 and self.method != "INVITE":
+            self.request = None
 
     def _on_Send(self, action: Send) -> None:
-        self.stack._send_response(self._bytes(action.message), self.request, self.source).addErrback(
+        message = action.message
+        data = message.data if isinstance(message, _SentResponse) else self._bytes(message)
+        if self._destination is None:
+            assert self.request is not None
+            self._destination = self.stack.response_destination(self.request, self.source)
+        self.stack.transport.send(data, self._destination, new_connection=False).addErrback(
             self._transport_failed
         )
 
@@ -271,7 +310,7 @@ class ServerTransaction(_Driven):
             self.on_terminated(self)
 
     def __repr__(self) -> str:
-        return f"<ServerTransaction {self.request.method} from {self.source}>"
+        return f"<ServerTransaction {self.method} from {self.source}>"
 
 
 class StatelessRequest:
@@ -454,20 +493,20 @@ class SIPStack:
         try:
             response = make_response(request, code, reason)
             data = response.to_bytes()
+            destination = self.response_destination(request, source)
         except SIPParseError:
             return
-        self._send_response(data, request, source).addErrback(lambda _: None)
+        self.transport.send(data, destination, new_connection=False).addErrback(lambda _: None)
 
-    def _send_response(self, data: bytes, request: SIPRequest, source: TransportAddress) -> Deferred[Any]:
-        """Send a response where RFC 3261 §18.2.2 / RFC 3581 say it goes."""
+    def response_destination(self, request: SIPRequest, source: TransportAddress) -> TransportAddress:
+        """Where a response to ``request`` goes (RFC 3261 §18.2.2, RFC 3581): back on the connection
+        it came on (TCP/TLS), else to the received address and the rport (or Via) port."""
         if source.transport != "udp":
-            return self.transport.send(data, source, new_connection=False)
+            return source
         via = request.get("Via")
-        port = (
-            via.rport if isinstance(via.rport, int) and not isinstance(via.rport, bool) else via.port or 5060
-        )
-        host = via.received or source.host
-        return self.transport.send(data, TransportAddress("udp", host, port))
+        rport = via.rport
+        port = rport if isinstance(rport, int) and not isinstance(rport, bool) else via.port or 5060
+        return TransportAddress("udp", via.received or source.host, port)
 
     def _deliver_ack(self, transaction: ServerTransaction, ack: SIPRequest) -> None:
         if self.on_ack is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final, Literal, cast
 
 __all__ = ["STREAM_TRANSPORTS", "TRANSPORTS", "Transport", "TransportAddress", "ip_family"]
@@ -18,6 +19,7 @@ TRANSPORTS: Final[tuple[Transport, ...]] = ("udp", "tcp", "tls")
 STREAM_TRANSPORTS: Final[frozenset[str]] = frozenset({"tcp", "tls"})
 
 
+@lru_cache(maxsize=4096)
 def ip_family(host: str) -> int | None:
     """Return 4 or 6 for an IP literal (without brackets), None for anything else."""
     try:
@@ -26,6 +28,7 @@ def ip_family(host: str) -> int | None:
         return None
 
 
+@lru_cache(maxsize=4096)  # peers repeat: parse each spelling once
 def _normalise_host(host: str) -> str:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
