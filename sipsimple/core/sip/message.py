@@ -45,6 +45,19 @@ _LIST_HEADERS = frozenset(name for name, row in HEADER_TABLE.items() if row.is_l
 _ENCODING = "utf-8"
 
 
+_KEYS: dict[str, str] = {}
+
+
+def _key(name: str) -> str:
+    """The lookup key of a header name: its canonical spelling, lowercased (cached per spelling)."""
+    key = _KEYS.get(name)
+    if key is None:
+        key = canonical_name(name).lower()
+        if len(_KEYS) < 4096:
+            _KEYS[name] = key
+    return key
+
+
 class _Entry:
     __slots__ = ("key", "name", "parsed", "raw")
 
@@ -89,8 +102,8 @@ class SIPMessage:
     # reading ------------------------------------------------------------------------------------
 
     def _matching(self, name: str) -> Iterator[_Entry]:
-        lowered = canonical_name(name).lower()
-        return (entry for entry in self._entries if entry.key == lowered)
+        key = _key(name)
+        return (entry for entry in self._entries if entry.key == key)
 
     def __contains__(self, name: str) -> bool:
         return next(self._matching(name), None) is not None
@@ -145,8 +158,8 @@ class SIPMessage:
         self._entries.insert(positions[0] if positions else len(self._entries), entry)
 
     def remove(self, name: str) -> None:
-        lowered = canonical_name(name).lower()
-        self._entries = [entry for entry in self._entries if entry.key != lowered]
+        key = _key(name)
+        self._entries = [entry for entry in self._entries if entry.key != key]
 
     # the usual fields ---------------------------------------------------------------------------
 
@@ -192,7 +205,7 @@ class SIPMessage:
 
     def copy_headers_from(self, other: SIPMessage, *names: str) -> None:
         """Append every field of ``other`` named in ``names``, in ``other``'s order."""
-        wanted = {canonical_name(name).lower() for name in names}
+        wanted = {_key(name) for name in names}
         for entry in other._entries:
             if entry.key in wanted:
                 self._entries.append(_Entry(entry.name, entry.raw, entry.parsed))
