@@ -1,1 +1,148 @@
-"""The Engine: SIP signalling and media, C-accelerated where it is hot."""
+"""The Engine: SIP signalling and media, C-accelerated where it is hot.
+
+The public names of the core, as in the reference SDK's ``sipsimple.core``: the Engine, URIs,
+credentials, the header classes (each with its Frozen variant), the request primitives and the
+core's exceptions. They are imported on first use (PEP 562), so that importing a sans-IO part such
+as ``sipsimple.core.sip.uri`` does not load the Engine, Twisted's TLS support and the primitives.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from sipsimple.core._errors import SIPCoreError, SIPCoreInvalidStateError
+
+if TYPE_CHECKING:
+    from sipsimple.core.engine import Engine
+    from sipsimple.core.primitives import Message, Publication, Registration, Request
+    from sipsimple.core.sip.credentials import Credentials, FrozenCredentials
+    from sipsimple.core.sip.headers import (
+        BaseHeader,
+        ContactHeader,
+        ContentTypeHeader,
+        CSeqHeader,
+        EventHeader,
+        ExpiresHeader,
+        FromHeader,
+        FrozenContactHeader,
+        FrozenContentTypeHeader,
+        FrozenCSeqHeader,
+        FrozenEventHeader,
+        FrozenExpiresHeader,
+        FrozenFromHeader,
+        FrozenHeader,
+        FrozenMaxForwardsHeader,
+        FrozenMinExpiresHeader,
+        FrozenReasonHeader,
+        FrozenRecordRouteHeader,
+        FrozenReferToHeader,
+        FrozenReplacesHeader,
+        FrozenRetryAfterHeader,
+        FrozenRouteHeader,
+        FrozenSubjectHeader,
+        FrozenSubscriptionStateHeader,
+        FrozenToHeader,
+        FrozenViaHeader,
+        FrozenWarningHeader,
+        Header,
+        MaxForwardsHeader,
+        MinExpiresHeader,
+        ReasonHeader,
+        RecordRouteHeader,
+        ReferToHeader,
+        ReplacesHeader,
+        RetryAfterHeader,
+        RouteHeader,
+        SubjectHeader,
+        SubscriptionStateHeader,
+        ToHeader,
+        ViaHeader,
+        WarningHeader,
+    )
+    from sipsimple.core.sip.uri import SIPURI, FrozenSIPURI
+
+
+_MODULES = {
+    "Engine": "sipsimple.core.engine",
+    "Message": "sipsimple.core.primitives",
+    "Publication": "sipsimple.core.primitives",
+    "Registration": "sipsimple.core.primitives",
+    "Request": "sipsimple.core.primitives",
+    "Credentials": "sipsimple.core.sip.credentials",
+    "FrozenCredentials": "sipsimple.core.sip.credentials",
+    "SIPURI": "sipsimple.core.sip.uri",
+    "FrozenSIPURI": "sipsimple.core.sip.uri",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        module = _MODULES[name]
+    elif name.endswith("Header") and name in __all__:
+        module = "sipsimple.core.sip.headers"
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+__all__ = [
+    "SIPURI",
+    "BaseHeader",
+    "CSeqHeader",
+    "ContactHeader",
+    "ContentTypeHeader",
+    "Credentials",
+    "Engine",
+    "EventHeader",
+    "ExpiresHeader",
+    "FromHeader",
+    "FrozenCSeqHeader",
+    "FrozenContactHeader",
+    "FrozenContentTypeHeader",
+    "FrozenCredentials",
+    "FrozenEventHeader",
+    "FrozenExpiresHeader",
+    "FrozenFromHeader",
+    "FrozenHeader",
+    "FrozenMaxForwardsHeader",
+    "FrozenMinExpiresHeader",
+    "FrozenReasonHeader",
+    "FrozenRecordRouteHeader",
+    "FrozenReferToHeader",
+    "FrozenReplacesHeader",
+    "FrozenRetryAfterHeader",
+    "FrozenRouteHeader",
+    "FrozenSIPURI",
+    "FrozenSubjectHeader",
+    "FrozenSubscriptionStateHeader",
+    "FrozenToHeader",
+    "FrozenViaHeader",
+    "FrozenWarningHeader",
+    "Header",
+    "MaxForwardsHeader",
+    "Message",
+    "MinExpiresHeader",
+    "Publication",
+    "ReasonHeader",
+    "RecordRouteHeader",
+    "ReferToHeader",
+    "Registration",
+    "ReplacesHeader",
+    "Request",
+    "RetryAfterHeader",
+    "RouteHeader",
+    "SIPCoreError",
+    "SIPCoreInvalidStateError",
+    "SubjectHeader",
+    "SubscriptionStateHeader",
+    "ToHeader",
+    "ViaHeader",
+    "WarningHeader",
+]

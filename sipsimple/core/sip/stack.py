@@ -363,8 +363,12 @@ class SIPStack:
         size_hint = len(request.body) + 400 + sum(len(n) + len(v) + 4 for n, v in request.headers)
         used = self.transport.transport_for(destination, size_hint, is_request=True)
         local = self.local_address(used.transport, used.host)
+        if local is None and used.is_stream:
+            # A client needs no listener of its own on TCP/TLS: responses come back on the
+            # connection. The Via still needs an address: the one of another transport will do.
+            local = self.local_address("tcp", used.host) or self.local_address("udp", used.host)
         if local is None:
-            raise ValueError(f"no {used.transport} listener for {used}")
+            raise ValueError(f"no listener to put in the Via for {used}")
         via = ViaHeader(
             used.transport.upper(), local.host, local.port, {"branch": new_branch(), "rport": None}
         )

@@ -226,3 +226,11 @@ def test_a_response_nothing_claims_goes_to_the_stray_handler():
     )
     stack.receive(scan(response), PEER, LOCAL_UDP)
     assert [r.code for r in stray] == [200]
+
+
+def test_a_tls_request_without_a_tls_listener_puts_the_tcp_listener_in_the_via():
+    stack, _, transport, _, _ = new_stack()
+    destination = TransportAddress("tls", "127.0.0.2", 5061)
+    stack.send_request(options_request(), destination, Listener(), tls_name="example.test")
+    via = transport.messages()[0].get("Via")
+    assert (via.transport, via.host, via.port) == ("TLS", "127.0.0.1", 5060)
