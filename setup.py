@@ -69,6 +69,8 @@ def extension(name: str, sources: list[str], packages: tuple[str, ...] = (), **k
 EXTENSIONS = [
     # SIP message scanner: splits start line / headers / body in one pass, stream framing.
     extension("sipsimple.core.sip._scanner", ["sipsimple/core/sip/_scanner.pyx"]),
+    # Fast parsers for the frozen Via/From/To/Contact/CSeq/Call-ID values (Python parsers as fallback).
+    extension("sipsimple.core.sip._fastparse", ["sipsimple/core/sip/_fastparse.pyx"]),
 ]
 
 

@@ -67,6 +67,11 @@ from ._tokens import (
 )
 from ._via import FrozenViaHeader, ViaHeader
 
+try:  # C parsers for the hot frozen headers; without the extension the Python parsers do it all
+    from .._fastparse import FAST_PARSERS as _FAST_PARSERS
+except ImportError:
+    _FAST_PARSERS = {}
+
 __all__ = [
     "HEADER_TABLE",
     "BaseHeader",
@@ -185,7 +190,9 @@ def parse_header(name: str, value: str, frozen: bool = False) -> Any:
     Returns a header object, or a list of them for the list headers of ``HEADER_TABLE``; a name
     not in the table gives a generic (Frozen)Header. Bad values raise SIPParseError.
     """
-    canonical = canonical_name(name)
+    canonical = name if name in _FAST_PARSERS else canonical_name(name)
+    if frozen and canonical in _FAST_PARSERS:
+        return _FAST_PARSERS[canonical](value)
     row = HEADER_TABLE.get(canonical)
     if row is None:
         return (FrozenHeader if frozen else Header).parse(value, canonical)
