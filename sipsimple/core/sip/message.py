@@ -41,6 +41,14 @@ __all__ = [
     "parse_message",
 ]
 
+try:
+    from sipsimple.core.sip._fastparse import serialises_verbatim as _serialises_verbatim
+except ImportError:  # without the extension, received messages are always re-serialised
+
+    def _serialises_verbatim(data: bytes, length: int) -> bool:
+        return False
+
+
 _LIST_HEADERS = frozenset(name for name, row in HEADER_TABLE.items() if row.is_list)
 _ENCODING = "utf-8"
 
@@ -89,27 +97,73 @@ def _values(entry: _Entry) -> list[Any]:
 
 
 class SIPMessage:
-    """Headers and body shared by requests and responses."""
+    """Headers and body shared by requests and responses.
 
-    __slots__ = ("_entries", "body")
+    A message read from the network stays a view on the scanner's output until it is changed:
+    lookups go through the scanner's C index and parsed values are cached per header name, and
+    ``to_bytes()`` returns the received bytes when they are already in the form it would write.
+    The first change turns the view into the list of entries a built message has.
+    """
+
+    __slots__ = ("_cache", "_entries", "_received", "_scanned", "body")
 
     def __init__(self, headers: Iterable[tuple[str, Any]] = (), body: bytes = b"") -> None:
-        self._entries: list[_Entry] = []
+        self._entries: list[_Entry] | None = []
+        self._scanned: ScannedMessage | None = None
+        self._cache: dict[str, list[Any]] | None = None
+        self._received: tuple[Any, ...] | None = None
         self.body = bytes(body)
         for name, value in headers:
             self.add(name, value)
+
+    # the received view ---------------------------------------------------------------------------
+
+    def _lazy_values(self, name: str) -> list[Any]:
+        """Every value of ``name`` from the scanner's output, parsed once and cached."""
+        assert self._scanned is not None and self._cache is not None
+        key = _key(name)
+        values = self._cache.get(key)
+        if values is None:
+            values = []
+            canonical = canonical_name(name)
+            for raw in self._scanned.get_all(name):
+                parsed = parse_header(canonical, raw, frozen=True)
+                if isinstance(parsed, list):
+                    values.extend(parsed)
+                else:
+                    values.append(parsed)
+            self._cache[key] = values
+        return values
+
+    def _materialise(self) -> list[_Entry]:
+        """The entry list, built from the scanner's output the first time the message changes."""
+        if self._entries is None:
+            assert self._scanned is not None
+            self._entries = [
+                _Entry(name, value) for name, value in self._scanned.headers if name != "Content-Length"
+            ]
+            self._scanned = None
+            self._cache = None
+        self._received = None
+        return self._entries
 
     # reading ------------------------------------------------------------------------------------
 
     def _matching(self, name: str) -> Iterator[_Entry]:
         key = _key(name)
-        return (entry for entry in self._entries if entry.key == key)
+        entries = self._entries if self._entries is not None else self._materialise()
+        return (entry for entry in entries if entry.key == key)
 
     def __contains__(self, name: str) -> bool:
+        if self._entries is None:
+            return canonical_name(name) != "Content-Length" and self._scanned.get(name) is not None  # type: ignore[union-attr]
         return next(self._matching(name), None) is not None
 
     def get(self, name: str, default: Any = None) -> Any:
         """The first value of header ``name`` (parsed), or ``default``."""
+        if self._entries is None:
+            values = self._lazy_values(name)
+            return values[0] if values else default
         for entry in self._matching(name):
             values = _values(entry)
             if values:
@@ -118,6 +172,8 @@ class SIPMessage:
 
     def get_all(self, name: str) -> list[Any]:
         """Every value of header ``name`` (parsed), lists flattened, in message order."""
+        if self._entries is None:
+            return list(self._lazy_values(name))
         result: list[Any] = []
         for entry in self._matching(name):
             result.extend(_values(entry))
@@ -125,12 +181,16 @@ class SIPMessage:
 
     def get_raw(self, name: str) -> str | None:
         """The text of the first field named ``name``, unparsed."""
+        if self._entries is None:
+            return self._scanned.get(name)  # type: ignore[union-attr]
         entry = next(self._matching(name), None)
         return None if entry is None else entry.text()
 
     @property
     def headers(self) -> list[tuple[str, str]]:
         """Every header field as (name, text), in order (Content-Length excluded)."""
+        if self._entries is None:
+            return [(n, v) for n, v in self._scanned.headers if n != "Content-Length"]  # type: ignore[union-attr]
         return [(entry.name, entry.text()) for entry in self._entries]
 
     # writing ------------------------------------------------------------------------------------
@@ -140,26 +200,29 @@ class SIPMessage:
         canonical = canonical_name(name)
         if canonical == "Content-Length":
             return  # always computed from the body
+        entries = self._materialise()
         entry = _Entry(canonical, value, None) if isinstance(value, str) else _Entry(canonical, None, value)
         if first:
-            self._entries.insert(0, entry)
+            entries.insert(0, entry)
         else:
-            self._entries.append(entry)
+            entries.append(entry)
 
     def set(self, name: str, value: Any) -> None:
         """Replace every field named ``name`` by one with ``value`` (kept at the first one's place)."""
         canonical = canonical_name(name)
-        lowered = canonical.lower()
-        positions = [i for i, entry in enumerate(self._entries) if entry.key == lowered]
+        key = canonical.lower()
+        entries = self._materialise()
+        positions = [i for i, entry in enumerate(entries) if entry.key == key]
         self.remove(canonical)
         if canonical == "Content-Length":
             return
         entry = _Entry(canonical, value, None) if isinstance(value, str) else _Entry(canonical, None, value)
+        assert self._entries is not None
         self._entries.insert(positions[0] if positions else len(self._entries), entry)
 
     def remove(self, name: str) -> None:
         key = _key(name)
-        self._entries = [entry for entry in self._entries if entry.key != key]
+        self._entries = [entry for entry in self._materialise() if entry.key != key]
 
     # the usual fields ---------------------------------------------------------------------------
 
@@ -193,9 +256,19 @@ class SIPMessage:
     def _start_line(self) -> str:
         raise NotImplementedError
 
+    def _snapshot(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
     def to_bytes(self) -> bytes:
+        received = self._received
+        if received is not None:
+            data, length, snapshot = received
+            if snapshot == self._snapshot() and _serialises_verbatim(data, length):
+                return data if length == len(data) else bytes(data[:length])
+            self._received = None  # changed, or not in the form written below: do not check again
+        entries = self._entries if self._entries is not None else self._materialise()
         lines = [self._start_line()]
-        lines.extend(f"{entry.name}: {entry.text()}" for entry in self._entries)
+        lines.extend(f"{entry.name}: {entry.text()}" for entry in entries)
         lines.append(f"Content-Length: {len(self.body)}")
         head = "\r\n".join(lines) + "\r\n\r\n"
         return head.encode(_ENCODING, "surrogateescape") + self.body
@@ -206,9 +279,14 @@ class SIPMessage:
     def copy_headers_from(self, other: SIPMessage, *names: str) -> None:
         """Append every field of ``other`` named in ``names``, in ``other``'s order."""
         wanted = {_key(name) for name in names}
+        entries = self._materialise()
+        if other._entries is None:
+            assert other._scanned is not None
+            entries.extend(_Entry(n, v) for n, v in other._scanned.headers if _key(n) in wanted)
+            return
         for entry in other._entries:
             if entry.key in wanted:
-                self._entries.append(_Entry(entry.name, entry.raw, entry.parsed))
+                entries.append(_Entry(entry.name, entry.raw, entry.parsed))
 
 
 class SIPRequest(SIPMessage):
@@ -238,6 +316,9 @@ class SIPRequest(SIPMessage):
     def _start_line(self) -> str:
         return f"{self.method} {self.request_uri} SIP/2.0"
 
+    def _snapshot(self) -> tuple[Any, ...]:
+        return (self.method, self.request_uri, self.body)
+
     def __repr__(self) -> str:
         return f"<SIPRequest {self.method} {self.request_uri}>"
 
@@ -263,6 +344,9 @@ class SIPResponse(SIPMessage):
     def _start_line(self) -> str:
         return f"SIP/2.0 {self.code} {self.reason}"
 
+    def _snapshot(self) -> tuple[Any, ...]:
+        return (self.code, self.reason, self.body)
+
     def __repr__(self) -> str:
         return f"<SIPResponse {self.code} {self.reason}>"
 
@@ -280,7 +364,10 @@ def from_scanned(scanned: ScannedMessage) -> SIPRequest | SIPResponse:
         message.code = scanned.status_code or 0
         message.reason = scanned.reason or ""
     message.body = scanned.body
-    message._entries = [_Entry(name, value) for name, value in scanned.headers if name != "Content-Length"]
+    message._entries = None
+    message._scanned = scanned
+    message._cache = {}
+    message._received = (scanned.raw, len(scanned), message._snapshot())
     return message
 
 
