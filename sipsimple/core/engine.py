@@ -475,8 +475,9 @@ def _salvage_400(data: bytes, reason: str) -> bytes | None:
             copied.append(f"{canonical}: {value.strip()}")
     if not any(line.startswith("Via:") for line in copied):
         return None
-    phrase = "Bad Request - " + "".join(ch if ch.isprintable() else " " for ch in reason)[:100]
-    head = "\r\n".join(["SIP/2.0 400 " + phrase, *copied, "Content-Length: 0"])
+    detail = "".join(ch if ch.isprintable() else " " for ch in reason)[:100]
+    status = "505 Version Not Supported" if "SIP-Version" in reason else "400 Bad Request"
+    head = "\r\n".join([f"SIP/2.0 {status} - {detail}", *copied, "Content-Length: 0"])
     return (head + "\r\n\r\n").encode("utf-8", "replace")
 
 

@@ -195,7 +195,7 @@ def test_an_unframable_request_gets_400_with_the_reason(loop, engines):
         sock.sendto(bad, ("127.0.0.1", server.local_udp_port))
         loop.run_until(lambda: _readable(sock), what="the 400")
         response = parse_message(sock.recv(65535))
-    assert response.code == 400 and "Bad Request" in response.reason
+    assert response.code == 505 and "Version Not Supported" in response.reason  # RFC 4475 badvers
     assert response.call_id == "bad@x"
 
 

@@ -179,6 +179,12 @@ class SIPMessage:
             result.extend(_values(entry))
         return result
 
+    def count(self, name: str) -> int:
+        """How many fields named ``name`` the message has (values are not parsed)."""
+        if self._entries is None:
+            return len(self._scanned.get_all(name))  # type: ignore[union-attr]
+        return sum(1 for _ in self._matching(name))
+
     def get_raw(self, name: str) -> str | None:
         """The text of the first field named ``name``, unparsed."""
         if self._entries is None:
@@ -400,8 +406,8 @@ def make_response(
     """
     response = SIPResponse(code, reason)
     response.copy_headers_from(request, "Via", "From")
-    to = request.get("To")
-    if to_tag is not None and code != 100 and to is not None and to.tag is None:
+    to = request.get("To") if to_tag is not None and code != 100 else None
+    if to is not None and to.tag is None:
         to = ToHeader.new(to)
         to.tag = to_tag
         response.add("To", to)

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from twisted.internet.defer import Deferred
 
 from sipsimple.core.sip._grammar import SIPParseError
-from sipsimple.core.sip.headers import MaxForwardsHeader, ViaHeader, mutable
+from sipsimple.core.sip.headers import HEADER_TABLE, MaxForwardsHeader, ViaHeader, mutable
 from sipsimple.core.sip.ids import new_branch
 from sipsimple.core.sip.message import (
     SIPMessage,
@@ -62,6 +62,7 @@ from sipsimple.core.sip.transaction import (
     server_key,
 )
 from sipsimple.core.sip.transport import TransportAddress
+from sipsimple.core.sip.uri import BaseSIPURI
 
 __all__ = [
     "ClientListener",
@@ -74,6 +75,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
+_SINGLE_HEADERS = ("From", "To", "Call-ID", "CSeq", "Max-Forwards", "Content-Type")
 
 
 class Transport(Protocol):
@@ -434,8 +436,9 @@ class SIPStack:
     ) -> None:
         problem = self._check_request(request)
         if problem is not None:
+            code, reason = problem
             if request.method != "ACK" and "Via" in request:
-                self._reject_stateless(request, source, 400, problem)
+                self._reject_stateless(request, source, code, reason)
             return
         self._stamp_received(request, source)
         via = request.get("Via")
@@ -461,20 +464,32 @@ class SIPStack:
             return
         self.on_request(transaction)
 
-    def _check_request(self, request: SIPRequest) -> str | None:
+    def _check_request(self, request: SIPRequest) -> tuple[int, str] | None:
+        """Why a request cannot be served (status code and reason), or None (RFC 3261 §8.2, RFC 4475).
+
+        The headers every request needs must be there once and parse; every other header of a type
+        the stack knows must parse too, so a malformed request is refused as a whole instead of
+        failing later half-way through its handling.
+        """
         for name in _REQUIRED_HEADERS:
             if name not in request:
-                return f"Missing {name} header"
+                return 400, f"Missing {name} header"
+        for name in _SINGLE_HEADERS:
+            if request.count(name) > 1:
+                return 400, f"More than one {name} header"
         try:
-            cseq = request.cseq
-            request.get("From")
-            request.get("To")
-            request.get("Via")
-            _ = request.uri
+            for name in HEADER_TABLE:
+                if name in request:
+                    request.get_all(name)
+            uri = request.uri
         except SIPParseError as e:
-            return f"Malformed header: {e}"[:120]
-        if cseq.method != request.method:
-            return "CSeq method does not match the request method"
+            return 400, f"Malformed header: {e}"[:120]
+        if request.cseq.method != request.method:
+            return 400, "CSeq method does not match the request method"
+        if not isinstance(uri, BaseSIPURI):
+            return 416, "Unsupported URI Scheme"
+        if uri.headers:
+            return 400, "Request-URI with headers"  # allowed in URIs, never in a Request-URI (§19.1.5)
         return None
 
     def _stamp_received(self, request: SIPRequest, source: TransportAddress) -> None:
@@ -497,9 +512,12 @@ class SIPStack:
         try:
             response = make_response(request, code, reason)
             data = response.to_bytes()
-            destination = self.response_destination(request, source)
         except SIPParseError:
             return
+        try:
+            destination = self.response_destination(request, source)
+        except SIPParseError:
+            destination = source  # the Via is what is broken: answer where the request came from
         self.transport.send(data, destination, new_connection=False).addErrback(lambda _: None)
 
     def response_destination(self, request: SIPRequest, source: TransportAddress) -> TransportAddress:
