@@ -53,17 +53,22 @@ _LIST_HEADERS = frozenset(name for name, row in HEADER_TABLE.items() if row.is_l
 _ENCODING = "utf-8"
 
 
-_KEYS: dict[str, str] = {}
+_NAMES: dict[str, tuple[str, str]] = {}
+
+
+def _names(name: str) -> tuple[str, str]:
+    """The lookup key (canonical name lowercased) and the canonical name of a header name spelling."""
+    names = _NAMES.get(name)
+    if names is None:
+        canonical = canonical_name(name)
+        names = (canonical.lower(), canonical)
+        if len(_NAMES) < 4096:
+            _NAMES[name] = names
+    return names
 
 
 def _key(name: str) -> str:
-    """The lookup key of a header name: its canonical spelling, lowercased (cached per spelling)."""
-    key = _KEYS.get(name)
-    if key is None:
-        key = canonical_name(name).lower()
-        if len(_KEYS) < 4096:
-            _KEYS[name] = key
-    return key
+    return _names(name)[0]
 
 
 class _Entry:
@@ -121,11 +126,10 @@ class SIPMessage:
     def _lazy_values(self, name: str) -> list[Any]:
         """Every value of ``name`` from the scanner's output, parsed once and cached."""
         assert self._scanned is not None and self._cache is not None
-        key = _key(name)
+        key, canonical = _names(name)
         values = self._cache.get(key)
         if values is None:
             values = []
-            canonical = canonical_name(name)
             for raw in self._scanned.get_all(name):
                 parsed = parse_header(canonical, raw, frozen=True)
                 if isinstance(parsed, list):
@@ -156,7 +160,7 @@ class SIPMessage:
 
     def __contains__(self, name: str) -> bool:
         if self._entries is None:
-            return canonical_name(name) != "Content-Length" and self._scanned.get(name) is not None  # type: ignore[union-attr]
+            return _key(name) != "content-length" and self._scanned.get(name) is not None  # type: ignore[union-attr]
         return next(self._matching(name), None) is not None
 
     def get(self, name: str, default: Any = None) -> Any:
@@ -178,6 +182,12 @@ class SIPMessage:
         for entry in self._matching(name):
             result.extend(_values(entry))
         return result
+
+    def names(self) -> set[str]:
+        """The canonical names of the header fields present (Content-Length excluded)."""
+        if self._entries is None:
+            return {n for n, _ in self._scanned.headers if n != "Content-Length"}  # type: ignore[union-attr]
+        return {entry.name for entry in self._entries}
 
     def count(self, name: str) -> int:
         """How many fields named ``name`` the message has (values are not parsed)."""

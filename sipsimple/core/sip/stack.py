@@ -478,8 +478,8 @@ class SIPStack:
             if request.count(name) > 1:
                 return 400, f"More than one {name} header"
         try:
-            for name in HEADER_TABLE:
-                if name in request:
+            for name in request.names():
+                if name in HEADER_TABLE:
                     request.get_all(name)
             uri = request.uri
         except SIPParseError as e:
