@@ -15,7 +15,16 @@ from sipsimple.core._errors import SIPCoreError, SIPCoreInvalidStateError
 
 if TYPE_CHECKING:
     from sipsimple.core.engine import Engine
-    from sipsimple.core.primitives import Message, Publication, Registration, Request
+    from sipsimple.core.primitives import (
+        IncomingReferral,
+        IncomingSubscription,
+        Message,
+        Publication,
+        Referral,
+        Registration,
+        Request,
+        Subscription,
+    )
     from sipsimple.core.sip.credentials import Credentials, FrozenCredentials
     from sipsimple.core.sip.headers import (
         BaseHeader,
@@ -69,6 +78,10 @@ _MODULES = {
     "Publication": "sipsimple.core.primitives",
     "Registration": "sipsimple.core.primitives",
     "Request": "sipsimple.core.primitives",
+    "Subscription": "sipsimple.core.primitives",
+    "IncomingSubscription": "sipsimple.core.primitives",
+    "Referral": "sipsimple.core.primitives",
+    "IncomingReferral": "sipsimple.core.primitives",
     "Credentials": "sipsimple.core.sip.credentials",
     "FrozenCredentials": "sipsimple.core.sip.credentials",
     "SIPURI": "sipsimple.core.sip.uri",
@@ -126,6 +139,8 @@ __all__ = [
     "FrozenViaHeader",
     "FrozenWarningHeader",
     "Header",
+    "IncomingReferral",
+    "IncomingSubscription",
     "MaxForwardsHeader",
     "Message",
     "MinExpiresHeader",
@@ -133,6 +148,7 @@ __all__ = [
     "ReasonHeader",
     "RecordRouteHeader",
     "ReferToHeader",
+    "Referral",
     "Registration",
     "ReplacesHeader",
     "Request",
@@ -141,6 +157,7 @@ __all__ = [
     "SIPCoreError",
     "SIPCoreInvalidStateError",
     "SubjectHeader",
+    "Subscription",
     "SubscriptionStateHeader",
     "ToHeader",
     "ViaHeader",

@@ -7,23 +7,32 @@ also share ``_binding`` (refresh, expiry, end). See docs/sip-primitives.md.
 """
 
 from ._client import EXPIRY_WARNING, refresh_delay
+from .incoming_referral import IncomingReferral
+from .incoming_subscription import IncomingSubscription, install_incoming_handlers
 from .message import Message
 from .publication import Publication
+from .referral import Referral
 from .registration import Registration
 from .request import Request
 from .route import Hop, HostResolver, IRouteResolver, ResolutionError, RouteResolver, StaticResolver
+from .subscription import Subscription
 
 __all__ = [
     "EXPIRY_WARNING",
     "HostResolver",
     "Hop",
     "IRouteResolver",
+    "IncomingReferral",
+    "IncomingSubscription",
     "Message",
     "Publication",
+    "Referral",
     "Registration",
     "Request",
     "ResolutionError",
     "RouteResolver",
     "StaticResolver",
+    "Subscription",
+    "install_incoming_handlers",
     "refresh_delay",
 ]
