@@ -16,6 +16,9 @@ Notifications (sender: the engine; every data has ``timestamp``):
 * ``SIPEngineTransportDidConnect`` / ``SIPEngineTransportDidDisconnect``: ``transport``,
   ``local_address``, ``remote_address`` (``host:port`` strings), and ``reason`` for disconnects.
 
+``incoming_requests``, when given, is the set of out-of-dialog methods the application serves; any
+other method but OPTIONS is answered 405 before any handler sees it.
+
 Incoming requests: in-dialog ones (with a To tag) go to the handler registered for their dialog
 (``register_dialog``), or get 481. Out-of-dialog ones go to the handler registered for their method
 (``register_method_handler``); without one, OPTIONS is answered 200 with Allow/Accept/Supported,
@@ -150,6 +153,7 @@ class SIPEngine:
         trace_sip: bool = False,
         events: dict[str, list[str]] | None = None,
         incoming_events: Iterable[str] = (),
+        incoming_requests: Iterable[str] | None = None,
         t1: float = 0.5,
         t2: float = 4.0,
         t4: float = 5.0,
@@ -159,6 +163,7 @@ class SIPEngine:
         """Open the transports (port 0: any free port, None: transport off) and start the stack."""
         if self._running:
             raise EngineError("the engine is already running")
+        self._allow_text = None
         self.post("SIPEngineWillStart")
         try:
             host = ip_address or default_host_address()
@@ -168,6 +173,7 @@ class SIPEngine:
                 "trace_sip": trace_sip,
                 "events": dict(DEFAULT_EVENTS if events is None else events),
                 "incoming_events": set(incoming_events),
+                "incoming_requests": None if incoming_requests is None else set(incoming_requests),
                 "tls_verify_server": tls_verify_server,
             }
             self._transports = TransportManager(
@@ -349,6 +355,16 @@ class SIPEngine:
             handler(transaction)
 
     def _dispatch_out_of_dialog(self, transaction: ServerTransaction, request: SIPRequest) -> None:
+        wanted = self._options.get("incoming_requests")
+        if (
+            wanted is not None
+            and request.method not in wanted
+            and request.method not in ("OPTIONS", "CANCEL")
+        ):
+            transaction.send_response(
+                make_response(request, 405, to_tag=new_tag(), headers=[("Allow", self._allow())])
+            )
+            return
         handler = self._method_handlers.get(request.method)
         if handler is not None:
             handler(transaction)
@@ -366,6 +382,11 @@ class SIPEngine:
     def _allow(self) -> str:
         if self._allow_text is None:
             methods = {"OPTIONS", "MESSAGE", "ACK", "CANCEL", "BYE", "NOTIFY", *self._method_handlers}
+            wanted = self._options.get("incoming_requests")
+            if wanted is not None:
+                methods = {
+                    m for m in methods if m in wanted or m in ("OPTIONS", "ACK", "CANCEL", "BYE", "NOTIFY")
+                }
             self._allow_text = ", ".join(sorted(methods))
         return self._allow_text
 

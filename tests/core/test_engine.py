@@ -245,3 +245,17 @@ def test_ten_thousand_malformed_datagrams_leave_the_engine_answering_with_bounde
         growth = _rss_kib() - before
     assert growth < 20_000, f"RSS grew by {growth} KiB"
     assert server.stack.transaction_count < 50
+
+
+def test_incoming_requests_limits_the_methods_served_and_the_allow_header(loop):
+    client = SIPEngine(reactor=loop.reactor)
+    server = SIPEngine(reactor=loop.reactor)
+    client.start(ip_address="127.0.0.1", udp_port=0, tcp_port=None)
+    server.start(ip_address="127.0.0.1", udp_port=0, tcp_port=None, incoming_requests={"SUBSCRIBE"})
+    try:
+        refused = send(loop, client, server, "MESSAGE", body=b"hi", content_type="text/plain")
+        assert refused.code == 405 and "MESSAGE" not in refused.get_raw("Allow")
+        assert send(loop, client, server, "OPTIONS").code == 200
+    finally:
+        loop.wait(client.stop())
+        loop.wait(server.stop())
