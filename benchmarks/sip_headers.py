@@ -11,16 +11,12 @@ Not a test: nothing here asserts on time.
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 from collections.abc import Callable
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run from a source tree built with ./build_inplace
+from _common import pin_to_one_core, rate
 
-from sipsimple.core.sip.headers import (  # noqa: E402
+from sipsimple.core.sip.headers import (
     ContactHeader,
     CSeqHeader,
     FromHeader,
@@ -83,20 +79,6 @@ def baseline_contact_list(value: str) -> object:
     return [baseline_name_addr(item) for item in value.split(", ")]
 
 
-def rate(func: Callable[[str], object], value: str, seconds: float) -> float:
-    """Calls per second of func(value), timed over about ``seconds``."""
-    batch = 1000
-    calls, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(batch):
-            func(value)
-        calls += batch
-        now = time.perf_counter()
-        if now >= deadline:
-            return calls / (now - start)
-
-
 CASES: list[tuple[str, str, Callable[[str], object], Callable[[str], object], Callable[[str], object]]] = [
     ("Via", VIA, ViaHeader.parse, FrozenViaHeader.parse, baseline_via),
     ("Via (IPv6, received)", VIA_LONG, ViaHeader.parse, FrozenViaHeader.parse, baseline_via),
@@ -123,8 +105,7 @@ CASES: list[tuple[str, str, Callable[[str], object], Callable[[str], object], Ca
 
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    pin_to_one_core()
     print(f"{'header value':<28} {'parse/s':>10} {'frozen/s':>10} {'baseline/s':>11} {'parse/base':>10}")
     per_message = 0.0
     for label, value, parse, parse_frozen, baseline in CASES:

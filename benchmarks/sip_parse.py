@@ -24,62 +24,15 @@ Not a test: nothing here asserts on time.
 
 from __future__ import annotations
 
-import os
 import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
 from unittest import mock
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run from a source tree built with ./build_inplace
+from _common import OK_200, pin_to_one_core, rate
+from _common import invite as invite_message
 
-from sipsimple.core.sip import _fastparse, headers  # noqa: E402
-from sipsimple.core.sip._scanner import scan  # noqa: E402
-from sipsimple.core.sip.message import parse_message  # noqa: E402
-
-BENCH_FILE = ROOT / ".." / "shared" / "bench" / "invite-806.sip"
-
-# Used when the shared benchmark message is absent: an INVITE of the same shape.
-FALLBACK_INVITE = (
-    b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
-    b"Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport\r\n"
-    b"Max-Forwards: 70\r\n"
-    b"To: Bob <sip:bob@biloxi.example.com>\r\n"
-    b"From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
-    b"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
-    b"CSeq: 314159 INVITE\r\n"
-    b"Contact: <sip:alice@pc33.atlanta.example.com;transport=udp>\r\n"
-    b"Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY, MESSAGE, SUBSCRIBE, INFO\r\n"
-    b"Supported: replaces, 100rel, timer\r\n"
-    b"User-Agent: bench/1.0\r\n"
-    b"Content-Type: application/sdp\r\n"
-    b"Content-Length: 241\r\n"
-    b"\r\n"
-    b"v=0\r\n"
-    b"o=alice 2890844526 2890844526 IN IP4 pc33.atlanta.example.com\r\n"
-    b"s=-\r\n"
-    b"c=IN IP4 192.0.2.101\r\n"
-    b"t=0 0\r\n"
-    b"m=audio 49172 RTP/AVP 0 8 101\r\n"
-    b"a=rtpmap:0 PCMU/8000\r\n"
-    b"a=rtpmap:8 PCMA/8000\r\n"
-    b"a=rtpmap:101 telephone-event/8000\r\n"
-    b"a=fmtp:101 0-15\r\n"
-    b"a=sendrecv\r\n"
-)
-
-OK_200 = (
-    b"SIP/2.0 200 OK\r\n"
-    b"Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport=5060\r\n"
-    b"To: Bob <sip:bob@biloxi.example.com>;tag=a6c85cf\r\n"
-    b"From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
-    b"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
-    b"CSeq: 314159 INVITE\r\n"
-    b"Contact: <sip:bob@192.0.2.4>\r\n"
-    b"Content-Length: 0\r\n"
-    b"\r\n"
-)
+from sipsimple.core.sip import _fastparse, headers
+from sipsimple.core.sip._scanner import scan
+from sipsimple.core.sip.message import parse_message
 
 NAIVE_NAMES = (b"via", b"from", b"to", b"call-id", b"cseq", b"contact")
 
@@ -132,41 +85,21 @@ def verbatim_serialise(parts: tuple[bytes, int]) -> bytes:
     raise AssertionError("the benchmark messages are canonical")
 
 
-def rate(func: Callable[[object], object], arg: object, seconds: float, runs: int = 5) -> float:
-    """Calls per second of func(arg): the best of ``runs`` timings of about seconds/runs each."""
-    best = 0.0
-    for _ in range(runs):
-        batch, calls = 500, 0
-        start = time.perf_counter()
-        deadline = start + seconds / runs
-        while True:
-            for _ in range(batch):
-                func(arg)
-            calls += batch
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-        best = max(best, calls / (now - start))
-    return best
-
-
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    invite = BENCH_FILE.read_bytes() if BENCH_FILE.is_file() else FALLBACK_INVITE
-    source = BENCH_FILE.name if BENCH_FILE.is_file() else "built-in INVITE"
+    pin_to_one_core()
+    invite, source = invite_message()
     cases = [(f"INVITE {len(invite)} B ({source})", invite), (f"200 OK {len(OK_200)} B", OK_200)]
 
     print(f"parse (scan + Via/From/To/Call-ID/CSeq/Contact objects), messages/s, {seconds:g} s per figure")
     print(f"{'message':<34} {'naive':>10} {'python':>10} {'fast':>10} {'direct':>10} {'fast/python':>12}")
     for label, data in cases:
         assert message_parse(data) == direct_parse(data)
-        naive = rate(naive_parse, data, seconds)
+        naive = rate(naive_parse, data, seconds, runs=5)
         with mock.patch.object(headers, "_FAST_PARSERS", {}):
-            python = rate(message_parse, data, seconds)
-        fast = rate(message_parse, data, seconds)
-        direct = rate(direct_parse, data, seconds)
+            python = rate(message_parse, data, seconds, runs=5)
+        fast = rate(message_parse, data, seconds, runs=5)
+        direct = rate(direct_parse, data, seconds, runs=5)
         print(
             f"{label:<34} {naive:>10,.0f} {python:>10,.0f} {fast:>10,.0f} {direct:>10,.0f} {fast / python:>11.1f}x"
         )
@@ -178,9 +111,9 @@ def main() -> None:
         message = parse_message(data)
         assert message.to_bytes() == data
         head, _, body = data.partition(b"\r\n\r\n")
-        naive = rate(naive_serialise, (head.split(b"\r\n"), body), seconds)
-        current = rate(lambda m: m.to_bytes(), message, seconds)
-        verbatim = rate(verbatim_serialise, (data, len(scan(data))), seconds)
+        naive = rate(naive_serialise, (head.split(b"\r\n"), body), seconds, runs=5)
+        current = rate(lambda m: m.to_bytes(), message, seconds, runs=5)
+        verbatim = rate(verbatim_serialise, (data, len(scan(data))), seconds, runs=5)
         print(f"{label:<34} {naive:>11,.0f} {current:>11,.0f} {verbatim:>11,.0f}")
 
 

@@ -13,59 +13,12 @@ Not a test: nothing here asserts on time.
 
 from __future__ import annotations
 
-import os
 import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run from a source tree built with ./build_inplace
+from _common import OK_200, pin_to_one_core, rate
+from _common import invite as invite_message
 
-from sipsimple.core.sip._scanner import StreamFramer, scan  # noqa: E402
-
-BENCH_FILE = ROOT / ".." / "shared" / "bench" / "invite-806.sip"
-
-# Used when the shared benchmark message is absent: an INVITE of the same shape.
-FALLBACK_INVITE = (
-    b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
-    b"Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport\r\n"
-    b"Max-Forwards: 70\r\n"
-    b"To: Bob <sip:bob@biloxi.example.com>\r\n"
-    b"From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
-    b"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
-    b"CSeq: 314159 INVITE\r\n"
-    b"Contact: <sip:alice@pc33.atlanta.example.com;transport=udp>\r\n"
-    b"Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY, MESSAGE, SUBSCRIBE, INFO\r\n"
-    b"Supported: replaces, 100rel, timer\r\n"
-    b"User-Agent: bench/1.0\r\n"
-    b"Content-Type: application/sdp\r\n"
-    b"Content-Length: 241\r\n"
-    b"\r\n"
-    b"v=0\r\n"
-    b"o=alice 2890844526 2890844526 IN IP4 pc33.atlanta.example.com\r\n"
-    b"s=-\r\n"
-    b"c=IN IP4 192.0.2.101\r\n"
-    b"t=0 0\r\n"
-    b"m=audio 49172 RTP/AVP 0 8 101\r\n"
-    b"a=rtpmap:0 PCMU/8000\r\n"
-    b"a=rtpmap:8 PCMA/8000\r\n"
-    b"a=rtpmap:101 telephone-event/8000\r\n"
-    b"a=fmtp:101 0-15\r\n"
-    b"a=sendrecv\r\n"
-)
-
-OK_200 = (
-    b"SIP/2.0 200 OK\r\n"
-    b"Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport=5060\r\n"
-    b"To: Bob <sip:bob@biloxi.example.com>;tag=a6c85cf\r\n"
-    b"From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
-    b"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
-    b"CSeq: 314159 INVITE\r\n"
-    b"Contact: <sip:bob@192.0.2.4>\r\n"
-    b"Content-Length: 0\r\n"
-    b"\r\n"
-)
+from sipsimple.core.sip._scanner import StreamFramer, scan
 
 LOOKUPS = ("Via", "From", "To", "Call-ID", "CSeq", "Contact")
 
@@ -96,26 +49,10 @@ def framer_feed(data: bytes) -> None:
     StreamFramer().feed(data)
 
 
-def rate(func: Callable[[bytes], object], data: bytes, seconds: float) -> float:
-    """Calls per second of func(data), timed over about ``seconds``."""
-    batch = 1000
-    calls, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(batch):
-            func(data)
-        calls += batch
-        now = time.perf_counter()
-        if now >= deadline:
-            return calls / (now - start)
-
-
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    invite = BENCH_FILE.read_bytes() if BENCH_FILE.is_file() else FALLBACK_INVITE
-    source = BENCH_FILE.name if BENCH_FILE.is_file() else "built-in INVITE"
+    pin_to_one_core()
+    invite, source = invite_message()
     cases = [
         (f"INVITE {len(invite)} B ({source})", invite),
         (f"200 OK {len(OK_200)} B", OK_200),

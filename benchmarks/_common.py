@@ -1,0 +1,91 @@
+"""What the SIP benchmarks share: the messages they time, running from the source tree, and timing.
+
+Not a benchmark itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run from a source tree built with ./build_inplace
+
+BENCH_FILE = ROOT / ".." / "shared" / "bench" / "invite-806.sip"
+
+# Used when the shared benchmark message is absent: an INVITE of the same shape.
+FALLBACK_INVITE = (
+    b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport\r\n"
+    b"Max-Forwards: 70\r\n"
+    b"To: Bob <sip:bob@biloxi.example.com>\r\n"
+    b"From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
+    b"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
+    b"CSeq: 314159 INVITE\r\n"
+    b"Contact: <sip:alice@pc33.atlanta.example.com;transport=udp>\r\n"
+    b"Allow: INVITE, ACK, CANCEL, OPTIONS, BYE, REFER, NOTIFY, MESSAGE, SUBSCRIBE, INFO\r\n"
+    b"Supported: replaces, 100rel, timer\r\n"
+    b"User-Agent: bench/1.0\r\n"
+    b"Content-Type: application/sdp\r\n"
+    b"Content-Length: 241\r\n"
+    b"\r\n"
+    b"v=0\r\n"
+    b"o=alice 2890844526 2890844526 IN IP4 pc33.atlanta.example.com\r\n"
+    b"s=-\r\n"
+    b"c=IN IP4 192.0.2.101\r\n"
+    b"t=0 0\r\n"
+    b"m=audio 49172 RTP/AVP 0 8 101\r\n"
+    b"a=rtpmap:0 PCMU/8000\r\n"
+    b"a=rtpmap:8 PCMA/8000\r\n"
+    b"a=rtpmap:101 telephone-event/8000\r\n"
+    b"a=fmtp:101 0-15\r\n"
+    b"a=sendrecv\r\n"
+)
+
+OK_200 = (
+    b"SIP/2.0 200 OK\r\n"
+    b"Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport=5060\r\n"
+    b"To: Bob <sip:bob@biloxi.example.com>;tag=a6c85cf\r\n"
+    b"From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
+    b"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
+    b"CSeq: 314159 INVITE\r\n"
+    b"Contact: <sip:bob@192.0.2.4>\r\n"
+    b"Content-Length: 0\r\n"
+    b"\r\n"
+)
+
+
+def invite() -> tuple[bytes, str]:
+    """The 806-byte INVITE the performance references were measured on (or a built-in twin) and its label."""
+    if BENCH_FILE.is_file():
+        return BENCH_FILE.read_bytes(), BENCH_FILE.name
+    return FALLBACK_INVITE, "built-in INVITE"
+
+
+def pin_to_one_core() -> None:
+    """Benchmarks measure one core: keep the process on one."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def rate(func: Callable[[Any], object], arg: Any, seconds: float, runs: int = 1) -> float:
+    """Calls per second of func(arg): the best of ``runs`` timings of about seconds/runs each."""
+    best = 0.0
+    for _ in range(runs):
+        batch, calls = 500, 0
+        start = time.perf_counter()
+        deadline = start + seconds / runs
+        while True:
+            for _ in range(batch):
+                func(arg)
+            calls += batch
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+        best = max(best, calls / (now - start))
+    return best
