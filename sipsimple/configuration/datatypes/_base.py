@@ -15,6 +15,7 @@ what is accepted; the configuration layer prefixes it with the setting name.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Self
 
@@ -169,7 +170,7 @@ class List(tuple[Any, ...]):
         return f"{type(self).__name__}({[str(item) for item in self]!r})"
 
 
-class Frozen:
+class Frozen(ABC):
     """Base for read-only values made of several parts.
 
     Subclasses declare ``__slots__``, set their fields with ``object.__setattr__`` during
@@ -179,8 +180,8 @@ class Frozen:
 
     __slots__ = ()
 
-    def _key(self) -> tuple[Any, ...]:
-        raise NotImplementedError
+    @abstractmethod
+    def _key(self) -> tuple[Any, ...]: ...
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} objects are immutable")

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import enum
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -91,7 +92,7 @@ class Pending:
     silent: bool = False
 
 
-class RefreshedBinding:
+class RefreshedBinding(ABC):
     """The shared machinery; subclasses say how requests look and what a success means."""
 
     PREFIX: ClassVar[str] = ""
@@ -131,11 +132,11 @@ class RefreshedBinding:
 
     # -- what subclasses provide --------------------------------------------------------------
 
-    def _template(self, operation: Pending) -> RequestTemplate:
-        raise NotImplementedError
+    @abstractmethod
+    def _template(self, operation: Pending) -> RequestTemplate: ...
 
-    def _granted(self, operation: Pending, result: Result) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def _granted(self, operation: Pending, result: Result) -> int: ...
 
     def _accept(self, operation: Pending, result: Result) -> None:
         """Keep what a 2xx to an UPDATE/REFRESH established (the bound contact, the entity tag)."""
@@ -147,8 +148,8 @@ class RefreshedBinding:
         """What a REFRESH carries (taken when it starts, so it survives an expiry meanwhile)."""
         return None
 
-    def _success_data(self, operation: Pending, result: Result, granted: int) -> dict[str, Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def _success_data(self, operation: Pending, result: Result, granted: int) -> dict[str, Any]: ...
 
     def _failure_data(self, operation: Pending, result: Result) -> dict[str, Any]:
         data: dict[str, Any] = {"code": result.code, "reason": result.reason, "route_header": operation.route}

@@ -38,6 +38,7 @@ Notifications (sender: the IncomingSubscription; each has ``timestamp``):
 from __future__ import annotations
 
 import enum
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -111,7 +112,7 @@ def requested_expires(request: SIPRequest) -> int:
     return DEFAULT_EXPIRES if header is None else min(int(header), MAX_EXPIRES)
 
 
-class _Notifier:
+class _Notifier(ABC):
     """What IncomingSubscription and IncomingReferral share: the dialog from the request, the
     answer, the NOTIFY queue, in-dialog SUBSCRIBEs, the expiry and the end."""
 
@@ -177,12 +178,12 @@ class _Notifier:
 
     # -- what subclasses provide --------------------------------------------------------------
 
-    def _event_header(self) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    def _event_header(self) -> Any: ...
 
+    @abstractmethod
     def _notify_body(self, final: bool) -> tuple[bytes, Any]:
         """Body and Content-Type of the next NOTIFY."""
-        raise NotImplementedError
 
     # -- answering the request ----------------------------------------------------------------
 

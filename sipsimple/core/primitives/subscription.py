@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar, cast
@@ -131,7 +132,7 @@ def _frozen_uri(uri: Any) -> Any:
     return FrozenSIPURI.new(uri) if isinstance(uri, BaseSIPURI) else uri
 
 
-class _Subscriber:
+class _Subscriber(ABC):
     """What Subscription and Referral share: the dialog-creating request, NOTIFY handling, Timer N,
     the expiry, end(). Subclasses say what their requests carry."""
 
@@ -203,13 +204,13 @@ class _Subscriber:
 
     # -- what subclasses provide --------------------------------------------------------------
 
+    @abstractmethod
     def _initial_headers(self) -> tuple[list[tuple[str, Any]], bytes, Any]:
         """Headers (besides From/To/Call-ID/Contact), body and Content-Type of the creating request."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _subscribe_headers(self, expires: int) -> tuple[list[tuple[str, Any]], bytes, Any]:
         """Headers, body and content type of an in-dialog SUBSCRIBE (refresh, unsubscribe)."""
-        raise NotImplementedError
 
     def _notify_data(self, request: SIPRequest) -> dict[str, Any]:
         return {}
@@ -222,8 +223,8 @@ class _Subscriber:
         if self.REFRESHES:
             self._timers.set("refresh", refresh_delay(granted), self._refresh_due)
 
-    def _refresh_due(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _refresh_due(self) -> None: ...
 
     def _expired(self) -> None:
         if self.RETRIES:

@@ -13,6 +13,7 @@ given in any case or compact form. A malformed value raises SIPParseError when i
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -101,7 +102,7 @@ def _values(entry: _Entry) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-class SIPMessage:
+class SIPMessage(ABC):
     """Headers and body shared by requests and responses.
 
     A message read from the network stays a view on the scanner's output until it is changed:
@@ -269,11 +270,11 @@ class SIPMessage:
 
     # serialising --------------------------------------------------------------------------------
 
-    def _start_line(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def _start_line(self) -> str: ...
 
-    def _snapshot(self) -> tuple[Any, ...]:
-        raise NotImplementedError
+    @abstractmethod
+    def _snapshot(self) -> tuple[Any, ...]: ...
 
     def to_bytes(self) -> bytes:
         received = self._received

@@ -26,6 +26,7 @@ Timers run on the injected reactor (``callLater``), so tests drive them with a `
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -109,7 +110,7 @@ class ClientListener(Protocol):
     def terminated(self, transaction: ClientTransaction) -> None: ...
 
 
-class _Driven:
+class _Driven(ABC):
     """Runs a transaction's actions: sends, timers on the reactor, and the hand-off to the TU."""
 
     def __init__(self, stack: SIPStack, machine: Any) -> None:
@@ -160,8 +161,8 @@ class _Driven:
     def _on_Stray(self, action: Stray) -> None:
         self.stack._stray(action.message)
 
-    def _forget(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _forget(self) -> None: ...
 
     def _transport_failed(self, failure: Any) -> None:
         if not self.terminated:

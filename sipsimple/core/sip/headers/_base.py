@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, Self, TypeVar, overload
 
 from .._grammar import (
     TOKEN_CHARS,
@@ -155,10 +155,11 @@ class BaseHeader:
 
     # serialisation and comparison
 
-    @property
-    def body(self) -> str:
-        """The header value, as written after ``Name:``."""
-        raise NotImplementedError
+    if TYPE_CHECKING:  # every family base defines it
+
+        @property
+        def body(self) -> str:
+            """The header value, as written after ``Name:``."""
 
     def __str__(self) -> str:
         return f"{self.name}: {self.body}"
@@ -193,10 +194,11 @@ class ListHeader(BaseHeader):
 
     __slots__ = ()
 
-    # A stub for type checkers: family bases list ListHeader last, so their own parse wins.
-    @classmethod
-    def parse(cls, value: str) -> Self:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # family bases list ListHeader last, so their own parse wins
+
+        @classmethod
+        def parse(cls, value: str) -> Self:
+            """Parse one value of the header."""
 
     @classmethod
     def parse_list(cls, value: str) -> list[Self]:
