@@ -27,6 +27,7 @@ drive them with a ``twisted.internet.task.Clock``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -247,9 +248,10 @@ class Authenticator:
 class _Attempt:
     """The listener of one client transaction; it speaks only while it is the current one."""
 
-    def __init__(self, owner: ClientRequest, hop: Hop) -> None:
+    def __init__(self, owner: HopRequest, hop: Hop, request: SIPRequest) -> None:
         self.owner = owner
         self.hop = hop
+        self.request = request
 
     def _live(self) -> bool:
         return self.owner._attempt is self and not self.owner.done
@@ -260,20 +262,191 @@ class _Attempt:
 
     def timed_out(self, transaction: Any) -> None:
         if self._live():
-            self.owner._on_attempt_failed(408, f"No response from {self.hop}")
+            self.owner._on_attempt_failed(self, 408, f"No response from {self.hop}", timed_out=True)
 
     def transport_failed(self, transaction: Any, error: BaseException | None) -> None:
         if self._live():
             detail = f": {error}" if error is not None and str(error) else ""
-            self.owner._on_attempt_failed(503, f"Cannot reach {self.hop}{detail}")
+            self.owner._on_attempt_failed(self, 503, f"Cannot reach {self.hop}{detail}", timed_out=False)
 
     def terminated(self, transaction: Any) -> None:
         pass
 
 
-class ClientRequest:
-    """One logical out-of-dialog request (see the module documentation); ``on_done(result)`` is
-    called exactly once unless ``cancel()`` comes first."""
+class _Stop(Exception):
+    """Raised by ``_build`` when the request cannot be made: finish with ``result``."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(result.reason)
+        self.result = result
+
+
+class HopRequest(ABC):
+    """One logical request sent hop by hop until one final answer (shared by the out-of-dialog
+    ``ClientRequest`` and the in-dialog ``DialogRequest``).
+
+    The next hop's URI (``_target_uri``) is resolved once into candidates; candidates the engine has
+    no listener for are skipped. Each transmission is a new request from ``_build`` (so CSeq+1 for an
+    authentication re-send or a failover). 401/407 are answered under one RetryPolicy; a 503, a
+    transport failure or a transaction timeout moves on to the next candidate; with none left a
+    timeout is 408 and a transport failure 503 (RFC 3261 §8.1.3.1). ``timeout`` bounds the whole
+    exchange. ``on_done(result)`` is called exactly once unless ``cancel()`` comes first.
+    """
+
+    def __init__(
+        self,
+        engine: EngineAPI,
+        *,
+        resolver: RouteResolver,
+        authenticator: Authenticator,
+        on_done: Callable[[Any], None],
+        timeout: float | None = None,
+    ) -> None:
+        self.engine = engine
+        self.resolver = resolver
+        self.authenticator = authenticator
+        self.policy = RetryPolicy()
+        self.on_done = on_done
+        self.timeout = timeout
+        self.done = False
+        self.hops: list[Hop] = []
+        self.last_request: SIPRequest | None = None
+        self._index = 0
+        self._attempt: _Attempt | None = None
+        self._deadline: Any = None
+        self._target: Any = None
+
+    # -- what subclasses provide ----------------------------------------------------------------
+
+    @abstractmethod
+    def _target_uri(self) -> Any:
+        """The URI of the next hop (raise ValueError, or _Stop, when there is none)."""
+
+    @abstractmethod
+    def _build(self) -> SIPRequest:
+        """A new transmission of the request (raise _Stop to finish instead)."""
+
+    @abstractmethod
+    def _result(
+        self, code: int, reason: str, response: SIPResponse | None = None, hop: Hop | None = None
+    ) -> Any:
+        """The result object handed to ``on_done``."""
+
+    def _final(self, attempt: _Attempt, response: SIPResponse) -> Any:
+        """The result for a final response that ends the exchange."""
+        return self._result(response.code, response.reason, response, attempt.hop)
+
+    def _failed(self, attempt: _Attempt, code: int, reason: str, timed_out: bool) -> Any:
+        """The result when the last candidate failed (408 for a timeout, 503 otherwise)."""
+        return self._result(code, reason, None, attempt.hop)
+
+    # -- the exchange ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.timeout is not None:
+            self._deadline = self.engine.reactor.callLater(self.timeout, self._overall_timeout)
+        try:
+            uri = self._target_uri()
+        except _Stop as stop:
+            self._finish(stop.result)
+            return
+        except ValueError as error:
+            self._finish(self._result(503, str(error)))
+            return
+        self._target = uri
+        self.resolver.resolve(uri).addCallbacks(self._resolved, self._resolution_failed)
+
+    def cancel(self) -> None:
+        """Stop waiting: nothing more is sent and ``on_done`` is not called."""
+        self.done = True
+        self._attempt = None
+        self._cancel_deadline()
+
+    def _resolved(self, hops: Sequence[Hop]) -> None:
+        if self.done:
+            return
+        if not self.engine.is_running:
+            self._finish(self._result(503, "The engine is not running"))
+            return
+        usable = [hop for hop in hops if self._has_listener(hop.address)]
+        if not usable:
+            target = self._target
+            if hops:
+                kinds = ", ".join(sorted({f"{h.address.transport}/IPv{h.address.family}" for h in hops}))
+                self._finish(self._result(503, f"No local {kinds} transport to reach {target}"))
+            else:
+                self._finish(self._result(503, f"No address for {target}"))
+            return
+        self.hops = usable
+        self._send()
+
+    def _resolution_failed(self, failure: Failure) -> None:
+        if not self.done:
+            reason = f"Cannot resolve {self._target}: {failure.getErrorMessage()}"
+            self._finish(self._result(503, reason))
+
+    def _has_listener(self, address: TransportAddress) -> bool:
+        return self.engine.local_address(address.transport, ipv6=address.family == 6) is not None
+
+    def _send(self) -> None:
+        hop = self.hops[self._index]
+        try:
+            request = self._build()
+            self.authenticator.add_credentials(request)
+        except _Stop as stop:
+            self._finish(stop.result)
+            return
+        except AuthError as error:
+            self._finish(self._result(403, f"Cannot compute credentials: {error}"))
+            return
+        self.last_request = request
+        attempt = self._attempt = _Attempt(self, hop, request)
+        try:
+            self.engine.send_request(request, hop.address, attempt, tls_name=hop.tls_name)
+        except ValueError as error:  # no listener for the transport actually used (UDP->TCP switch)
+            if self._attempt is attempt and not self.done:
+                self._on_attempt_failed(attempt, 503, f"Cannot send to {hop}: {error}", timed_out=False)
+        except EngineError as error:  # the engine stopped under us
+            if self._attempt is attempt and not self.done:
+                self._finish(self._result(503, f"Cannot send to {hop}: {error}", hop=hop))
+
+    def _on_response(self, attempt: _Attempt, response: SIPResponse) -> None:
+        if response.code < 200:
+            return
+        if response.code in (401, 407) and self.authenticator.answer(response, self.policy):
+            self._send()
+        elif response.code == 503 and self._index + 1 < len(self.hops):
+            self._index += 1
+            self._send()
+        else:
+            self._finish(self._final(attempt, response))
+
+    def _on_attempt_failed(self, attempt: _Attempt, code: int, reason: str, *, timed_out: bool) -> None:
+        if self._index + 1 < len(self.hops):
+            self._index += 1
+            self._send()
+        else:
+            self._finish(self._failed(attempt, code, reason, timed_out))
+
+    def _overall_timeout(self) -> None:
+        self._deadline = None
+        if not self.done:
+            self._finish(self._result(408, f"No final response within {self.timeout:g} s"))
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+
+    def _finish(self, result: Any) -> None:
+        self.done = True
+        self._attempt = None
+        self._cancel_deadline()
+        self.on_done(result)
+
+
+class ClientRequest(HopRequest):
+    """One logical out-of-dialog request to ``route`` (see ``HopRequest``)."""
 
     def __init__(
         self,
@@ -287,122 +460,25 @@ class ClientRequest:
         on_done: Callable[[Result], None],
         timeout: float | None = None,
     ) -> None:
-        self.engine = engine
+        super().__init__(
+            engine, resolver=resolver, authenticator=authenticator, on_done=on_done, timeout=timeout
+        )
         self.template = template
         self.route = route
-        self.resolver = resolver
-        self.authenticator = authenticator
-        self.policy = RetryPolicy()
         self.next_cseq = next_cseq
-        self.on_done = on_done
-        self.timeout = timeout
-        self.done = False
-        self.hops: list[Hop] = []
-        self.last_request: SIPRequest | None = None
-        self._index = 0
-        self._attempt: _Attempt | None = None
-        self._deadline: Any = None
 
-    def start(self) -> None:
-        if self.timeout is not None:
-            self._deadline = self.engine.reactor.callLater(self.timeout, self._overall_timeout)
-        try:
-            uri = route_uri(self.route)
-        except ValueError as error:
-            self._finish(Result(503, str(error)))
-            return
-        self.resolver.resolve(uri).addCallbacks(self._resolved, self._resolution_failed)
+    def _target_uri(self) -> Any:
+        return route_uri(self.route)
 
-    def cancel(self) -> None:
-        """Stop waiting: nothing more is sent and ``on_done`` is not called."""
-        self.done = True
-        self._attempt = None
-        self._cancel_deadline()
-
-    # -- resolution ---------------------------------------------------------------------------
-
-    def _resolved(self, hops: Sequence[Hop]) -> None:
-        if self.done:
-            return
-        if not self.engine.is_running:
-            self._finish(Result(503, "The engine is not running"))
-            return
-        usable = [hop for hop in hops if self._has_listener(hop.address)]
-        if not usable:
-            if hops:
-                kinds = ", ".join(sorted({f"{h.address.transport}/IPv{h.address.family}" for h in hops}))
-                self._finish(Result(503, f"No local {kinds} transport to reach {route_uri(self.route)}"))
-            else:
-                self._finish(Result(503, f"No address for {route_uri(self.route)}"))
-            return
-        self.hops = usable
-        self._send()
-
-    def _resolution_failed(self, failure: Failure) -> None:
-        if not self.done:
-            self._finish(Result(503, f"Cannot resolve {route_uri(self.route)}: {failure.getErrorMessage()}"))
-
-    def _has_listener(self, address: TransportAddress) -> bool:
-        return self.engine.local_address(address.transport, ipv6=address.family == 6) is not None
-
-    # -- sending ------------------------------------------------------------------------------
-
-    def _send(self) -> None:
-        hop = self.hops[self._index]
+    def _build(self) -> SIPRequest:
         request = self.template.build(self.next_cseq())
         request.add("Route", loose_route(self.route), first=True)
-        try:
-            self.authenticator.add_credentials(request)
-        except AuthError as error:
-            self._finish(Result(403, f"Cannot compute credentials: {error}"))
-            return
-        self.last_request = request
-        attempt = self._attempt = _Attempt(self, hop)
-        try:
-            self.engine.send_request(request, hop.address, attempt, tls_name=hop.tls_name)
-        except ValueError as error:  # no listener for the transport actually used (UDP->TCP switch)
-            if self._attempt is attempt and not self.done:
-                self._on_attempt_failed(503, f"Cannot send to {hop}: {error}")
-        except EngineError as error:  # the engine stopped under us
-            if self._attempt is attempt and not self.done:
-                self._finish(Result(503, f"Cannot send to {hop}: {error}", hop=hop))
+        return request
 
-    def _on_response(self, attempt: _Attempt, response: SIPResponse) -> None:
-        if response.code < 200:
-            return
-        if response.code in (401, 407) and self.authenticator.answer(response, self.policy):
-            self._send()
-        elif response.code == 503 and self._index + 1 < len(self.hops):
-            self._index += 1
-            self._send()
-        else:
-            self._finish(Result(response.code, response.reason, response, attempt.hop))
-
-    def _on_attempt_failed(self, code: int, reason: str) -> None:
-        if self._index + 1 < len(self.hops):
-            self._index += 1
-            self._send()
-        else:
-            hop = self.hops[self._index] if self.hops else None
-            self._finish(Result(code, reason, None, hop))
-
-    # -- ending -------------------------------------------------------------------------------
-
-    def _overall_timeout(self) -> None:
-        self._deadline = None
-        if not self.done:
-            self._finish(Result(408, f"No final response within {self.timeout:g} s"))
-
-    def _cancel_deadline(self) -> None:
-        if self._deadline is not None and self._deadline.active():
-            self._deadline.cancel()
-        self._deadline = None
-
-    def _finish(self, result: Result) -> None:
-        self.done = True
-        self._attempt = None
-        self._cancel_deadline()
-        self.on_done(result)
+    def _result(
+        self, code: int, reason: str, response: SIPResponse | None = None, hop: Hop | None = None
+    ) -> Result:
+        return Result(code, reason, response, hop)
 
 
 def extra(headers: Iterable[BaseHeader] | None) -> list[tuple[str, Any]]:

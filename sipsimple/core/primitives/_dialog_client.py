@@ -29,17 +29,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from twisted.python.failure import Failure
-
 from sipsimple.core.engine import EngineError
-from sipsimple.core.sip.auth import AuthError, RetryPolicy
 from sipsimple.core.sip.dialog import Dialog, ProtocolError, request_target
 from sipsimple.core.sip.headers import BaseHeader
 from sipsimple.core.sip.message import SIPRequest, SIPResponse
 from sipsimple.core.sip.transport import TransportAddress
 from sipsimple.core.sip.uri import SIPURI
 
-from ._client import Authenticator, EngineAPI, Result
+from ._client import Authenticator, EngineAPI, HopRequest, Result, _Attempt, _Stop
 from .route import Hop, RouteResolver
 
 __all__ = [
@@ -96,37 +93,8 @@ class DialogResult(Result):
     dialog_gone: bool = False
 
 
-class _Attempt:
-    """The listener of one client transaction; it speaks only while it is the current one."""
-
-    def __init__(self, owner: DialogRequest, hop: Hop, request: SIPRequest) -> None:
-        self.owner = owner
-        self.hop = hop
-        self.request = request
-
-    def _live(self) -> bool:
-        return self.owner._attempt is self and not self.owner.done
-
-    def response_received(self, transaction: Any, response: SIPResponse) -> None:
-        if self._live():
-            self.owner._on_response(self, response)
-
-    def timed_out(self, transaction: Any) -> None:
-        if self._live():
-            self.owner._on_attempt_failed(self, 408, f"No response from {self.hop}", timed_out=True)
-
-    def transport_failed(self, transaction: Any, error: BaseException | None) -> None:
-        if self._live():
-            detail = f": {error}" if error is not None and str(error) else ""
-            self.owner._on_attempt_failed(self, 503, f"Cannot reach {self.hop}{detail}", timed_out=False)
-
-    def terminated(self, transaction: Any) -> None:
-        pass
-
-
-class DialogRequest:
-    """One logical request in ``dialog`` (see the module documentation); ``on_done(result)`` is
-    called exactly once unless ``cancel()`` comes first."""
+class DialogRequest(HopRequest):
+    """One logical request in ``dialog`` (see the module documentation and ``HopRequest``)."""
 
     def __init__(
         self,
@@ -142,141 +110,48 @@ class DialogRequest:
         content_type: str | BaseHeader | None = None,
         timeout: float | None = None,
     ) -> None:
-        self.engine = engine
+        super().__init__(
+            engine, resolver=resolver, authenticator=authenticator, on_done=on_done, timeout=timeout
+        )
         self.dialog = dialog
         self.method = method
-        self.resolver = resolver
-        self.authenticator = authenticator
-        self.policy = RetryPolicy()
-        self.on_done = on_done
         self.extra_headers = list(extra_headers)
         self.body = body
         self.content_type = content_type
-        self.timeout = timeout
-        self.done = False
-        self.hops: list[Hop] = []
-        self.last_request: SIPRequest | None = None
-        self._index = 0
-        self._attempt: _Attempt | None = None
-        self._deadline: Any = None
 
-    def start(self) -> None:
-        if self.timeout is not None:
-            self._deadline = self.engine.reactor.callLater(self.timeout, self._overall_timeout)
+    def _target_uri(self) -> Any:
         if self.dialog.terminated:
-            self._finish(DialogResult(481, "The dialog is terminated", dialog_gone=True))
-            return
-        next_hop = request_target(self.dialog.remote_target, self.dialog.route_set)[2]
-        self.resolver.resolve(next_hop).addCallbacks(self._resolved, self._resolution_failed)
+            raise _Stop(DialogResult(481, "The dialog is terminated", dialog_gone=True))
+        return request_target(self.dialog.remote_target, self.dialog.route_set)[2]
 
-    def cancel(self) -> None:
-        """Stop waiting: nothing more is sent and ``on_done`` is not called."""
-        self.done = True
-        self._attempt = None
-        self._cancel_deadline()
-
-    # -- resolution ---------------------------------------------------------------------------
-
-    def _next_hop_text(self) -> str:
-        return str(request_target(self.dialog.remote_target, self.dialog.route_set)[2])
-
-    def _resolved(self, hops: Sequence[Hop]) -> None:
-        if self.done:
-            return
-        if not self.engine.is_running:
-            self._finish(DialogResult(503, "The engine is not running"))
-            return
-        usable = [
-            hop
-            for hop in hops
-            if self.engine.local_address(hop.address.transport, ipv6=hop.address.family == 6) is not None
-        ]
-        if not usable:
-            self._finish(DialogResult(503, f"No local transport to reach {self._next_hop_text()}"))
-            return
-        self.hops = usable
-        self._send()
-
-    def _resolution_failed(self, failure: Failure) -> None:
-        if not self.done:
-            reason = f"Cannot resolve {self._next_hop_text()}: {failure.getErrorMessage()}"
-            self._finish(DialogResult(503, reason))
-
-    # -- sending ------------------------------------------------------------------------------
-
-    def _send(self) -> None:
-        hop = self.hops[self._index]
+    def _build(self) -> SIPRequest:
         try:
             request, _ = self.dialog.create_request(
                 self.method, extra_headers=self.extra_headers, body=self.body, content_type=self.content_type
             )
         except ProtocolError as error:  # the dialog ended under us
-            self._finish(DialogResult(481, f"Cannot send {self.method}: {error}", dialog_gone=True))
-            return
-        try:
-            self.authenticator.add_credentials(request)
-        except AuthError as error:
-            self._finish(DialogResult(403, f"Cannot compute credentials: {error}"))
-            return
-        self.last_request = request
-        attempt = self._attempt = _Attempt(self, hop, request)
-        try:
-            self.engine.send_request(request, hop.address, attempt, tls_name=hop.tls_name)
-        except ValueError as error:  # no listener for the transport actually used
-            if self._attempt is attempt and not self.done:
-                self._on_attempt_failed(attempt, 503, f"Cannot send to {hop}: {error}", timed_out=False)
-        except EngineError as error:  # the engine stopped under us
-            if self._attempt is attempt and not self.done:
-                self._finish(DialogResult(503, f"Cannot send to {hop}: {error}", hop=hop))
+            raise _Stop(DialogResult(481, f"Cannot send {self.method}: {error}", dialog_gone=True)) from None
+        return request
 
-    def _on_response(self, attempt: _Attempt, response: SIPResponse) -> None:
-        if response.code < 200:
-            return
-        if response.code in (401, 407) and self.authenticator.answer(response, self.policy):
-            self._send()
-        elif response.code == 503 and self._index + 1 < len(self.hops):
-            self._index += 1
-            self._send()
-        else:
-            try:
-                self.dialog.receive_response(attempt.request, response)
-            except ProtocolError:
-                pass  # a response the dialog cannot use changes nothing in it
-            result = DialogResult(
-                response.code, response.reason, response, attempt.hop, dialog_gone=self.dialog.terminated
-            )
-            self._finish(result)
+    def _result(
+        self, code: int, reason: str, response: SIPResponse | None = None, hop: Hop | None = None
+    ) -> DialogResult:
+        return DialogResult(code, reason, response, hop, dialog_gone=self.dialog.terminated)
 
-    def _on_attempt_failed(self, attempt: _Attempt, code: int, reason: str, *, timed_out: bool) -> None:
-        if self._index + 1 < len(self.hops):
-            self._index += 1
-            self._send()
-            return
+    def _final(self, attempt: _Attempt, response: SIPResponse) -> DialogResult:
+        try:
+            self.dialog.receive_response(attempt.request, response)
+        except ProtocolError:
+            pass  # a response the dialog cannot use changes nothing in it
+        return self._result(response.code, response.reason, response, attempt.hop)
+
+    def _failed(self, attempt: _Attempt, code: int, reason: str, timed_out: bool) -> DialogResult:
         if timed_out:
             try:
                 self.dialog.timed_out(attempt.request)
             except ProtocolError:
                 pass
-        self._finish(DialogResult(code, reason, None, attempt.hop, dialog_gone=self.dialog.terminated))
-
-    # -- ending -------------------------------------------------------------------------------
-
-    def _overall_timeout(self) -> None:
-        self._deadline = None
-        if not self.done:
-            assert self.timeout is not None
-            self._finish(DialogResult(408, f"No final response within {self.timeout:g} s"))
-
-    def _cancel_deadline(self) -> None:
-        if self._deadline is not None and self._deadline.active():
-            self._deadline.cancel()
-        self._deadline = None
-
-    def _finish(self, result: DialogResult) -> None:
-        self.done = True
-        self._attempt = None
-        self._cancel_deadline()
-        self.on_done(result)
+        return self._result(code, reason, None, attempt.hop)
 
 
 class Timers:
