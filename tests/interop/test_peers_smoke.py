@@ -92,7 +92,7 @@ def test_dnsmasq_answers_naptr_srv_a_aaaa_and_txt_for_example_test(dnsmasq):
     assert server.dig("_sips._tcp.example.test", "SRV", tcp=True) == ["10 100 15061 proxy.example.test."]
     assert server.dig("proxy.example.test", "A") == ["127.0.0.1"]
     assert server.dig("proxy.example.test", "AAAA") == ["::1"]
-    assert server.dig("_xcap.example.test", "TXT") == ['"http://xcap.example.test:8080/xcap-root"']
+    assert server.dig("xcap.example.test", "TXT") == ['"http://xcap.example.test:8080/xcap-root"']
     assert server.dig("nothing.invalid", "A") == []  # refused, not forwarded anywhere
 
 

@@ -126,7 +126,7 @@ def example_zone(
         AAAA(proxy, "::1"),
         A(proxy2, "127.0.0.2"),
         A(xcap, "127.0.0.1"),
-        Txt(f"_xcap.{domain}", f"http://{xcap}:{xcap_port}/xcap-root"),
+        Txt(xcap, f"http://{xcap}:{xcap_port}/xcap-root"),  # the XCAP root is the TXT of xcap.<domain>
     ]
 
 

@@ -1,0 +1,25 @@
+"""DNS lookups for SIP (RFC 3263), STUN and MSRP relays (SRV) and XCAP servers (TXT).
+
+`DNSLookup` does the lookups, `DNSManager` holds the nameservers they use, and `Route` is what a SIP
+proxy lookup returns. See docs/lookup.md.
+"""
+
+from ._lookup import SERVICES, DNSLookup, DNSLookupError
+from ._manager import DNSManager
+from ._resolver import DNSResolver, IQueryResolver, ResolverConfiguration
+from ._rfc3263 import NaptrRecord, SelectionError, SrvRecord
+from ._route import Route
+
+__all__ = [
+    "SERVICES",
+    "DNSLookup",
+    "DNSLookupError",
+    "DNSManager",
+    "DNSResolver",
+    "IQueryResolver",
+    "NaptrRecord",
+    "ResolverConfiguration",
+    "Route",
+    "SelectionError",
+    "SrvRecord",
+]
