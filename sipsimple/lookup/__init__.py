@@ -4,6 +4,7 @@
 proxy lookup returns. See docs/lookup.md.
 """
 
+from ._adapter import DNSRouteResolver, hops_of
 from ._lookup import SERVICES, DNSLookup, DNSLookupError
 from ._manager import DNSManager
 from ._resolver import DNSResolver, IQueryResolver, ResolverConfiguration
@@ -16,10 +17,12 @@ __all__ = [
     "DNSLookupError",
     "DNSManager",
     "DNSResolver",
+    "DNSRouteResolver",
     "IQueryResolver",
     "NaptrRecord",
     "ResolverConfiguration",
     "Route",
     "SelectionError",
     "SrvRecord",
+    "hops_of",
 ]
