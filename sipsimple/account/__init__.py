@@ -1,65 +1,25 @@
-"""Accounts: ``Account`` (one per SIP address, registered at a provider) and ``BonjourAccount``.
+"""Accounts: ``Account`` (one per SIP address, registered at a provider), ``BonjourAccount`` and the
+``AccountManager`` that loads and follows them.
 
-This module currently defines what accounts *store*: their ids and settings, with the reference SDK's
-names. Activation, registration, presence and the AccountManager build on these classes.
+What accounts store (their settings) is in ``sipsimple.account.settings``; what they do lives in
+small modules: activation in ``_account``, Contact URIs in ``_contact``, registration and its
+back-off in ``_registrar``, the manager in ``_manager``. See docs/accounts.md.
 """
 
 from __future__ import annotations
 
-from sipsimple.account.settings import (
-    AuthSettings,
-    BonjourMSRPSettings,
-    BonjourSIPSettings,
-    MessageSummarySettings,
-    MSRPSettings,
-    NATTraversalSettings,
-    PresenceSettings,
-    RTPSettings,
-    SIPSettings,
-    TLSSettings,
-    XCAPSettings,
-)
-from sipsimple.configuration import Setting, SettingsObject, SettingsObjectImmutableID
-from sipsimple.configuration.datatypes import SIPAddress
+from sipsimple.account._account import Account, BonjourAccount
+from sipsimple.account._contact import ContactURIFactory
+from sipsimple.account._manager import AccountManager, AccountManagerBase
+from sipsimple.account._registrar import AccountRegistrar, AccountRuntime, RegistrationBackoff
 
-__all__ = ["Account", "BonjourAccount"]
-
-
-class Account(SettingsObject):
-    """A SIP account at a provider, identified by its SIP address (``user@domain``)."""
-
-    __group__ = "Accounts"
-    __id__ = SettingsObjectImmutableID(type=SIPAddress)
-    id = __id__
-
-    enabled = Setting(type=bool, default=False)
-    display_name = Setting(type=str, default=None, nillable=True)
-
-    auth = AuthSettings
-    sip = SIPSettings
-    rtp = RTPSettings
-    nat_traversal = NATTraversalSettings
-    message_summary = MessageSummarySettings
-    msrp = MSRPSettings
-    presence = PresenceSettings
-    xcap = XCAPSettings
-    tls = TLSSettings
-
-
-class BonjourAccount(SettingsObject):
-    """The peer-to-peer account (``bonjour@local``), found by neighbours through mDNS."""
-
-    __group__ = "Accounts"
-    __id__ = SIPAddress("bonjour@local")
-
-    enabled = Setting(type=bool, default=False)
-    display_name = Setting(type=str, default=None, nillable=True)
-
-    sip = BonjourSIPSettings
-    rtp = RTPSettings
-    msrp = BonjourMSRPSettings
-    tls = TLSSettings
-
-    @property
-    def id(self) -> SIPAddress:
-        return SIPAddress(self._id_)
+__all__ = [
+    "Account",
+    "AccountManager",
+    "AccountManagerBase",
+    "AccountRegistrar",
+    "AccountRuntime",
+    "BonjourAccount",
+    "ContactURIFactory",
+    "RegistrationBackoff",
+]

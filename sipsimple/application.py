@@ -1,0 +1,233 @@
+"""``SIPApplication``: starts and stops the SDK's parts in order.
+
+``SIPApplication()`` is the process-wide singleton of the reference API; ``SIPApplicationBase`` is
+the same class without the singleton, with its parts injectable (Twisted thread, engine,
+AccountManager, engine options) so tests can run it on a fresh reactor.
+
+``start(storage)``, on the calling thread: starts the ConfigurationManager with
+``storage.configuration_backend`` (its ConfigurationError propagates and ``start`` may be called
+again), then the Twisted thread (a reactor the application already runs is adopted), and returns.
+On the reactor thread it then posts ``SIPApplicationWillStart``, starts the Engine from
+``SIPSimpleSettings`` (ports, ``sip.transport_list``, ``tls.*``, ``user_agent``,
+``logs.trace_sip``; when TLS cannot start, ``SIPApplicationFailedToStartTLS`` with ``error`` and the
+engine runs without it), installs the incoming SUBSCRIBE/REFER handlers, starts the AccountManager
+and posts ``SIPApplicationDidStart``. An error there posts ``SIPApplicationGotFatalError``
+(``error``, ``traceback``) and the application stops.
+
+``stop()`` returns at once; on the reactor thread it posts ``SIPApplicationWillEnd``, stops the
+AccountManager (accounts unregister, each bounded), stops the Engine, posts
+``SIPApplicationDidEnd`` and stops the Twisted thread it started. Every wait is bounded by
+``stop_timeout`` seconds, so DidEnd comes even when the network is gone.
+Every notification has ``timestamp``; the sender is the application.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import TYPE_CHECKING, Any, Protocol
+
+from twisted.internet.defer import Deferred
+
+from sipsimple.configuration import ConfigurationManager
+from sipsimple.core.engine import EngineError
+from sipsimple.notification import NotificationCenter, NotificationData
+from sipsimple.util import ISOTimestamp, Singleton
+
+if TYPE_CHECKING:
+    from sipsimple.account import AccountManagerBase
+    from sipsimple.core.engine import SIPEngine
+    from sipsimple.threading import TwistedThread
+
+__all__ = ["SIPApplication", "SIPApplicationBase", "SIPApplicationError"]
+
+log = logging.getLogger(__name__)
+
+_STOPPED, _STARTING, _RUNNING, _STOPPING = "stopped", "starting", "running", "stopping"
+
+
+class Storage(Protocol):
+    """The static type of ``ISIPSimpleStorage`` providers (FileStorage, MemoryStorage)."""
+
+    @property
+    def configuration_backend(self) -> Any: ...
+
+
+class SIPApplicationError(Exception):
+    """The application cannot do what was asked (already started, ...)."""
+
+
+class SIPApplicationBase:
+    """SIPApplication without the singleton; see the module documentation."""
+
+    def __init__(
+        self,
+        *,
+        twisted_thread: TwistedThread | None = None,
+        engine: SIPEngine | None = None,
+        account_manager: AccountManagerBase | None = None,
+        engine_options: dict[str, Any] | None = None,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        self._twisted_thread = twisted_thread
+        self._engine = engine
+        self._account_manager = account_manager
+        #: extra keyword arguments for ``Engine.start`` (e.g. ``ip_address``), over the settings
+        self.engine_options = dict(engine_options or {})
+        self.stop_timeout = stop_timeout
+        self._state = _STOPPED
+        self._ended = False
+        self.storage: Storage | None = None
+        #: the detected NAT type; detection is not implemented yet, so it stays None
+        self.local_nat_type: str | None = None
+
+    # -- parts ----------------------------------------------------------------------------------
+
+    @property
+    def twisted_thread(self) -> TwistedThread:
+        if self._twisted_thread is None:
+            from sipsimple.threading import get_twisted_thread
+
+            self._twisted_thread = get_twisted_thread()
+        return self._twisted_thread
+
+    @property
+    def engine(self) -> SIPEngine:
+        if self._engine is None:
+            from sipsimple.core.engine import Engine
+
+            self._engine = Engine()
+        return self._engine
+
+    @property
+    def account_manager(self) -> AccountManagerBase:
+        if self._account_manager is None:
+            from sipsimple.account import AccountManager
+
+            self._account_manager = AccountManager()
+        return self._account_manager
+
+    @property
+    def running(self) -> bool:
+        """True from ``start()`` until ``stop()`` is called."""
+        return self._state in (_STARTING, _RUNNING)
+
+    # -- start ----------------------------------------------------------------------------------
+
+    def start(self, storage: Storage) -> None:
+        if self._state != _STOPPED:
+            raise SIPApplicationError(f"the application is {self._state}")
+        if self._ended:
+            raise SIPApplicationError("a stopped application cannot start again (its reactor cannot)")
+        configuration = ConfigurationManager()
+        configuration.start(storage.configuration_backend)  # its errors propagate; start again later
+        self.storage = storage
+        self._state = _STARTING
+        try:
+            self.twisted_thread.start()
+        except BaseException:
+            self._state = _STOPPED
+            configuration.stop()
+            raise
+        self.twisted_thread.call(self._start_components)
+
+    def _start_components(self) -> None:
+        if self._state != _STARTING:
+            return  # stop() came first
+        self._post("SIPApplicationWillStart")
+        try:
+            self._start_engine()
+            from sipsimple.core.primitives import install_incoming_handlers
+
+            install_incoming_handlers(self.engine)
+            manager = self.account_manager
+            if manager.engine is None:
+                manager.engine = self.engine
+            manager.start()
+        except Exception as error:
+            log.exception("the application could not start")
+            self._post("SIPApplicationGotFatalError", error=error, traceback=traceback.format_exc())
+            self._state = _RUNNING
+            self.stop()
+            return
+        self._state = _RUNNING
+        self._post("SIPApplicationDidStart")
+
+    def engine_start_options(self) -> dict[str, Any]:
+        """``Engine.start`` keyword arguments from SIPSimpleSettings (and ``engine_options``)."""
+        from sipsimple.configuration.settings import SIPSimpleSettings
+
+        settings: Any = SIPSimpleSettings()
+        transports = {str(name) for name in settings.sip.transport_list}
+        tls = settings.tls
+        options: dict[str, Any] = {
+            "udp_port": settings.sip.udp_port if "udp" in transports else None,
+            "tcp_port": settings.sip.tcp_port if "tcp" in transports else None,
+            "tls_port": settings.sip.tls_port if "tls" in transports else None,
+            "tls_verify_server": tls.verify_server,
+            "tls_ca_file": None if tls.ca_list is None else tls.ca_list.normalized,
+            "tls_cert_file": None if tls.certificate is None else tls.certificate.normalized,
+            "tls_privkey_file": None if tls.certificate is None else tls.certificate.normalized,
+            "tls_timeout": tls.timeout,
+            "user_agent": settings.user_agent,
+            "trace_sip": settings.logs.trace_sip,
+        }
+        options.update(self.engine_options)
+        return options
+
+    def _start_engine(self) -> None:
+        options = self.engine_start_options()
+        try:
+            self.engine.start(**options)
+        except EngineError as error:
+            if options.get("tls_port") is None:
+                raise
+            options["tls_port"] = None
+            self.engine.start(**options)  # without TLS; if this fails too, it is fatal
+            log.error("TLS could not start: %s", error.__cause__ or error)
+            self._post("SIPApplicationFailedToStartTLS", error=error.__cause__ or error)
+
+    # -- stop -----------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop everything; returns at once, ``SIPApplicationDidEnd`` says when it is done."""
+        if self._state in (_STOPPED, _STOPPING):
+            return
+        self._state = _STOPPING
+        self.twisted_thread.call(self._stop_components)
+
+    def _stop_components(self) -> None:
+        self._post("SIPApplicationWillEnd")
+        reactor = self.engine.reactor
+        stopping: Deferred[Any] = self.account_manager.stop()
+        stopping.addTimeout(self.stop_timeout, reactor)
+        stopping.addErrback(lambda failure: log.warning("accounts did not stop in time: %s", failure.value))
+
+        def stop_engine(_: object) -> Deferred[Any]:
+            ending: Deferred[Any] = self.engine.stop()
+            ending.addTimeout(self.stop_timeout, reactor)
+            return ending.addErrback(lambda failure: log.warning("engine stop: %s", failure.value))
+
+        stopping.addCallback(stop_engine)
+        stopping.addBoth(self._stopped)
+
+    def _stopped(self, _: object) -> None:
+        self._state = _STOPPED
+        self._ended = True
+        self._post("SIPApplicationDidEnd")
+        self.twisted_thread.stop()  # on the reactor thread: stops the reactor (an adopted one stays)
+
+    def _post(self, name: str, **attributes: Any) -> None:
+        data = NotificationData(timestamp=ISOTimestamp.now(), **attributes)
+        NotificationCenter().post_notification(name, sender=self, data=data)
+
+
+class SIPApplication(SIPApplicationBase, metaclass=Singleton):
+    """The process-wide application (Engine, AccountManager and Twisted thread singletons).
+
+    The audio attributes of the reference (``voice_audio_mixer``/``_bridge``/``_device`` and the
+    ``alert_`` ones) come with the media layer and do not exist yet.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()

@@ -1,0 +1,127 @@
+"""An Account inside SIPApplication against Kamailio: it registers through ``sip.outbound_proxy``
+(UDP), notices that Kamailio went away, re-registers by itself once Kamailio is back, and
+``SIPApplication.stop()`` leaves Kamailio's location table empty.
+
+The application runs on its own Twisted thread with a fresh reactor; the back-off is shortened to
+0.5-2 s through the AccountManager and the registration to 4 s (Kamailio's ``min_expires`` is
+lowered over RPC), so the whole scenario takes seconds. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from sipsimple.account import Account, AccountManagerBase, RegistrationBackoff
+from sipsimple.application import SIPApplicationBase
+from sipsimple.configuration import ConfigurationManager
+from sipsimple.core.engine import SIPEngine
+from sipsimple.notification import Notification, NotificationCenter
+from sipsimple.storage import MemoryStorage
+from sipsimple.threading import TwistedThread
+from tests.support.reactor import fresh_reactor
+
+pytestmark = pytest.mark.interop
+
+WAIT = 15.0
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.notifications: list[Notification] = []
+
+    def handle_notification(self, notification: Notification) -> None:
+        with self.lock:
+            self.notifications.append(notification)
+
+    def count(self, name: str) -> int:
+        with self.lock:
+            return sum(1 for n in self.notifications if n.name == name)
+
+    def names(self) -> list[str]:
+        with self.lock:
+            return [n.name for n in self.notifications]
+
+
+def wait_for(condition: Callable[[], object], timeout: float = WAIT, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def app() -> Iterator[SIPApplicationBase]:
+    ConfigurationManager().stop()
+    with fresh_reactor() as reactor:
+        twisted_thread = TwistedThread(reactor)
+        engine = SIPEngine(reactor=reactor)
+        manager = AccountManagerBase(
+            engine=engine,
+            twisted_thread=twisted_thread,
+            backoff=RegistrationBackoff(minimum=0.5, maximum=2.0),
+            register_timeout=2.0,
+            unregister_timeout=2.0,
+        )
+        application = SIPApplicationBase(
+            twisted_thread=twisted_thread,
+            engine=engine,
+            account_manager=manager,
+            engine_options={"ip_address": "127.0.0.1"},
+            stop_timeout=5.0,
+        )
+        try:
+            yield application
+        finally:
+            application.stop()
+            if twisted_thread.thread is not None:
+                twisted_thread.thread.join(WAIT)
+            ConfigurationManager().stop()
+
+
+def test_an_account_survives_a_kamailio_restart_and_stop_unregisters_it(app, kamailio):
+    server = kamailio(features=("auth",))
+    server.rpc("cfg.set_now_int", "registrar", "min_expires", 1)
+    recorder = Recorder()
+    NotificationCenter().add_observer(recorder)
+    storage = MemoryStorage()
+    storage.configuration_backend.save({"SIPSimpleSettings": {"sip": {"transport_list": ["udp"]}}})
+    app.start(storage)
+    wait_for(lambda: recorder.count("SIPApplicationDidStart"), what="the application to start")
+
+    def create() -> Any:
+        account: Any = Account("alice@example.test")
+        account.auth.password = server.users["alice"].password
+        account.sip.outbound_proxy = f"127.0.0.1:{server.sip_port};transport=udp"
+        account.sip.register_interval = 4  # refreshed every 2 s
+        account.enabled = True
+        account.save()
+        return account
+
+    account = app.twisted_thread.call_and_wait(create, timeout=WAIT)
+    wait_for(lambda: recorder.count("SIPAccountRegistrationDidSucceed"), what="the first registration")
+    contact = str(account.contact["udp"])
+    assert [b.contact for b in server.location().get("alice", [])] == [contact]
+
+    server.stop()
+    wait_for(lambda: recorder.count("SIPAccountRegistrationDidFail"), what="a failed refresh")
+    succeeded = recorder.count("SIPAccountRegistrationDidSucceed")
+    server.restart()  # same ports, empty location table
+    wait_for(
+        lambda: recorder.count("SIPAccountRegistrationDidSucceed") > succeeded,
+        what="the account to register again by itself",
+    )
+    wait_for(lambda: server.location().get("alice"), what="alice in the new location table")
+    assert [b.contact for b in server.location()["alice"]] == [contact]
+
+    app.stop()
+    wait_for(lambda: recorder.count("SIPApplicationDidEnd"), what="the application to end")
+    names = recorder.names()
+    assert names.index("SIPAccountRegistrationDidEnd") < names.index("SIPApplicationDidEnd")
+    assert server.location() == {}
