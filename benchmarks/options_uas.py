@@ -94,7 +94,7 @@ def serve(ip: str, port: int, profile: str | None, what_if: list[str]) -> None:
     """Run a bare started Engine on UDP ip:port until SIGTERM/SIGINT (optionally under cProfile).
 
     ``what_if`` changes the process around the Engine, to measure a remedy before it is made:
-    ``gc-off`` (no cyclic GC), ``gc-freeze`` (gc.freeze() after start, gen0 threshold 50,000),
+    ``gc-off`` (no cyclic GC), ``gc-freeze`` (gc.freeze() after start, gen0 threshold 50,000), ``gc-threshold`` (gen0 threshold 50,000 only),
     ``rcvbuf=BYTES`` (SO_RCVBUF of the UDP socket; reaches into the transport's private state).
     """
     sys.path.insert(0, str(ROOT))
@@ -112,6 +112,8 @@ def serve(ip: str, port: int, profile: str | None, what_if: list[str]) -> None:
         elif change == "gc-freeze":
             gc.collect()
             gc.freeze()
+            gc.set_threshold(50_000, 20, 100)
+        elif change == "gc-threshold":
             gc.set_threshold(50_000, 20, 100)
         elif change.startswith("rcvbuf="):
             for endpoint in engine.transports._udp:  # experiment only: no public knob exists yet
