@@ -68,8 +68,13 @@ class SIPApplicationBase:
         account_manager: AccountManagerBase | None = None,
         engine_options: dict[str, Any] | None = None,
         stop_timeout: float = 10.0,
+        dns_nameservers: list[str] | None = None,
+        dns_port: int = 53,
     ) -> None:
         self._twisted_thread = twisted_thread
+        #: the DNS servers for RFC 3263 lookups (None: the system's, watched for changes)
+        self.dns_nameservers = dns_nameservers
+        self.dns_port = dns_port
         self._engine = engine
         self._account_manager = account_manager
         #: extra keyword arguments for ``Engine.start`` (e.g. ``ip_address``), over the settings
@@ -143,6 +148,8 @@ class SIPApplicationBase:
             manager = self.account_manager
             if manager.engine is None:
                 manager.engine = self.engine
+            if manager.resolver is None:
+                manager.resolver = self._route_resolver()
             manager.start()
         except Exception as error:
             log.exception("the application could not start")
@@ -152,6 +159,22 @@ class SIPApplicationBase:
             return
         self._state = _RUNNING
         self._post("SIPApplicationDidStart")
+
+    def _route_resolver(self) -> Any:
+        """RFC 3263 lookups (NAPTR, SRV, A/AAAA) for the accounts' registrars, over the transports the
+        engine listens on, in the order of ``SIPSimpleSettings.sip.transport_list``."""
+        from sipsimple.configuration.settings import SIPSimpleSettings
+        from sipsimple.lookup import DNSLookup, DNSManager, DNSRouteResolver
+        from sipsimple.threading.green import GreenHub
+
+        DNSManager().start(self.engine.reactor, nameservers=self.dns_nameservers, port=self.dns_port)
+        settings: Any = SIPSimpleSettings()
+        transports = [
+            str(name)
+            for name in settings.sip.transport_list
+            if self.engine.local_address(str(name)) is not None
+        ]
+        return DNSRouteResolver(transports, DNSLookup(hub=GreenHub.for_twisted_thread(self.twisted_thread)))
 
     def engine_start_options(self) -> dict[str, Any]:
         """``Engine.start`` keyword arguments from SIPSimpleSettings (and ``engine_options``)."""
@@ -212,6 +235,9 @@ class SIPApplicationBase:
         stopping.addBoth(self._stopped)
 
     def _stopped(self, _: object) -> None:
+        from sipsimple.lookup import DNSManager
+
+        DNSManager().stop()
         self._state = _STOPPED
         self._ended = True
         self._post("SIPApplicationDidEnd")
