@@ -181,8 +181,10 @@ class Account(_ActingAccount):
 class BonjourAccount(_ActingAccount):
     """The peer-to-peer account (``bonjour@local``), found by neighbours through mDNS.
 
-    It activates like any account (so it has ``contact`` and ``uri``); announcing and discovering
-    neighbours through mDNS is not implemented yet, so activation starts nothing else.
+    While active it announces its contact for each transport the engine listens on (of
+    ``sip.transport_list``) over mDNS and reports the neighbours it finds (``BonjourServices``:
+    ``BonjourAccountDidAddNeighbour`` and the rest, with the account as sender). A change of the
+    display name or of the transports is announced again.
     """
 
     __group__ = "Accounts"
@@ -196,6 +198,50 @@ class BonjourAccount(_ActingAccount):
     msrp = BonjourMSRPSettings
     tls = TLSSettings
 
+    _services: Any
+
+    def __init__(self, id: Any = None) -> None:
+        super().__init__(id)
+        self._services = None
+
     @property
     def id(self) -> SIPAddress:
         return SIPAddress(self._id_)
+
+    @property
+    def services(self) -> Any:
+        """The mDNS announcer/browser while the account is active (None otherwise)."""
+        return self._services
+
+    def _transports(self, runtime: AccountRuntime) -> list[str]:
+        settings: Any = self
+        return [
+            str(t) for t in settings.sip.transport_list if runtime.engine.local_address(str(t)) is not None
+        ]
+
+    def _start_functions_(self, runtime: AccountRuntime) -> None:
+        from sipsimple.account.bonjour import BonjourServices
+
+        settings: Any = self
+        transports = self._transports(runtime)
+        self._services = BonjourServices(
+            self,
+            lambda: {transport: self.contact[transport] for transport in self._transports(runtime)},
+            display_name=settings.display_name or "",
+            interfaces=runtime.bonjour_interfaces,
+            transports=transports,
+            reactor=runtime.engine.reactor,
+        )
+        self._services.start()
+
+    def _stop_functions_(self) -> Deferred[None]:
+        services, self._services = self._services, None
+        return succeed(None) if services is None else services.stop()
+
+    def _reconfigure_(self, modified: dict[str, ModifiedValue]) -> None:
+        services = self._services
+        if services is None or not {"display_name", "sip.transport_list"}.intersection(modified):
+            return
+        settings: Any = self
+        services.display_name = settings.display_name or ""
+        services.update_registrations()

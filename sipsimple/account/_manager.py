@@ -64,6 +64,7 @@ class AccountManagerBase:
         twisted_thread: TwistedThread | None = None,
         register_timeout: float | None = 30.0,
         unregister_timeout: float = 5.0,
+        bonjour_interfaces: list[str] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -74,6 +75,8 @@ class AccountManagerBase:
         self.twisted_thread = twisted_thread
         self.register_timeout = register_timeout
         self.unregister_timeout = unregister_timeout
+        #: the interfaces the BonjourAccount announces and browses on (None: all; tests use 127.0.0.1)
+        self.bonjour_interfaces = bonjour_interfaces
         self._accounts: dict[str, AnyAccount] = {}
         self._runtime: AccountRuntime | None = None
         self._started = False
@@ -100,6 +103,7 @@ class AccountManagerBase:
             random=self.random,
             register_timeout=self.register_timeout,
             unregister_timeout=self.unregister_timeout,
+            bonjour_interfaces=self.bonjour_interfaces,
         )
         self._started = True
         center = NotificationCenter()

@@ -85,6 +85,7 @@ class AccountRuntime:
     random: Callable[[], float] = _random.random
     register_timeout: float | None = 30.0  # bounds one REGISTER, retransmissions and challenges included
     unregister_timeout: float = 5.0  # bounds the REGISTER with expires 0 when an account stops
+    bonjour_interfaces: list[str] | None = None  # where the BonjourAccount uses mDNS (None: all)
 
 
 class _AccountRegistration(Registration):

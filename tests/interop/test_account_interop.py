@@ -187,3 +187,90 @@ def test_an_account_found_through_naptr_and_srv_fails_over_to_the_second_target(
                 twisted_thread.thread.join(WAIT)
             ConfigurationManager().stop()
     assert server.location() == {}
+
+
+def test_the_bonjour_account_announces_itself_and_reports_its_neighbours():
+    """With the BonjourAccount enabled (mDNS on 127.0.0.1 only), a peer publishing its own services
+    is reported as a neighbour with the account as sender; the peer finds the account's contact, sees
+    its display name change, and sees it go when the application stops."""
+    from sipsimple.account import BonjourAccount
+    from sipsimple.account.bonjour import BonjourServices
+    from sipsimple.core.sip.uri import SIPURI
+
+    recorder = Recorder()
+    NotificationCenter().add_observer(recorder)
+    ConfigurationManager().stop()
+    with fresh_reactor() as reactor:
+        twisted_thread = TwistedThread(reactor)
+        engine = SIPEngine(reactor=reactor)
+        manager = AccountManagerBase(
+            engine=engine, twisted_thread=twisted_thread, bonjour_interfaces=["127.0.0.1"]
+        )
+        application = SIPApplicationBase(
+            twisted_thread=twisted_thread,
+            engine=engine,
+            account_manager=manager,
+            engine_options={"ip_address": "127.0.0.1"},
+            dns_nameservers=["127.0.0.1"],
+            stop_timeout=5.0,
+        )
+        peer_sender = object()
+        peer = BonjourServices(
+            peer_sender,
+            lambda: {"udp": SIPURI("127.0.0.1", user="peer", port=5999)},
+            display_name="Peer",
+            interfaces=["127.0.0.1"],
+            transports=["udp"],
+            reactor=reactor,
+        )
+        try:
+            storage = MemoryStorage()
+            storage.configuration_backend.save(
+                {
+                    "SIPSimpleSettings": {"sip": {"transport_list": ["udp"]}},
+                    "Accounts": {"bonjour@local": {"enabled": "true", "display_name": "Alice"}},
+                }
+            )
+            application.start(storage)
+            wait_for(lambda: recorder.count("SIPApplicationDidStart"), what="the application to start")
+            account = application.twisted_thread.call_and_wait(BonjourAccount, timeout=WAIT)
+            application.twisted_thread.call_and_wait(peer.start, timeout=WAIT)
+
+            def added(sender: object, user: str) -> list[Notification]:
+                with recorder.lock:
+                    return [
+                        n
+                        for n in recorder.notifications
+                        if n.name == "BonjourAccountDidAddNeighbour"
+                        and n.sender is sender
+                        and n.data.uri.user == user
+                    ]
+
+            contact_user = account.contact["udp"].user
+            wait_for(lambda: added(account, "peer"), what="the account to see the peer")
+            wait_for(lambda: added(peer_sender, contact_user), what="the peer to see the account")
+            assert added(account, "peer")[0].data.display_name == "Peer"
+            assert added(peer_sender, contact_user)[0].data.display_name == "Alice"
+
+            def rename() -> None:
+                account.display_name = "Alice B."
+                account.save()
+
+            application.twisted_thread.call_and_wait(rename, timeout=WAIT)
+            wait_for(
+                lambda: any(
+                    n.name == "BonjourAccountDidUpdateNeighbour"
+                    and n.sender is peer_sender
+                    and n.data.display_name == "Alice B."
+                    for n in list(recorder.notifications)
+                ),
+                what="the peer to see the new display name",
+            )
+            application.twisted_thread.call_and_wait(peer.stop, timeout=WAIT)
+            application.stop()
+            wait_for(lambda: recorder.count("SIPApplicationDidEnd"), what="the application to end")
+        finally:
+            application.stop()
+            if twisted_thread.thread is not None:
+                twisted_thread.thread.join(WAIT)
+            ConfigurationManager().stop()
