@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from sipsimple.configuration._manager import ConfigurationError, ConfigurationManager
@@ -381,7 +380,3 @@ def _without(state: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     for dotted in values:
         _remove(result, dotted.split("."))
     return result
-
-
-def iter_instances(cls: type[SettingsObject]) -> Iterator[SettingsObject]:
-    return iter(list(cls._instances_.values()))

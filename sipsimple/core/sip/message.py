@@ -20,7 +20,6 @@ from typing import Any
 from sipsimple.core.sip._grammar import SIPParseError
 from sipsimple.core.sip._scanner import ScannedMessage, scan
 from sipsimple.core.sip.headers import (
-    HEADER_TABLE,
     BaseHeader,
     CSeqHeader,
     MaxForwardsHeader,
@@ -50,7 +49,6 @@ except ImportError:  # without the extension, received messages are always re-se
         return False
 
 
-_LIST_HEADERS = frozenset(name for name, row in HEADER_TABLE.items() if row.is_list)
 _ENCODING = "utf-8"
 
 
@@ -95,6 +93,10 @@ class _Entry:
         if isinstance(parsed, BaseHeader):
             return parsed.body
         return str(parsed)
+
+
+def _new_entry(canonical: str, value: Any) -> _Entry:
+    return _Entry(canonical, value) if isinstance(value, str) else _Entry(canonical, None, value)
 
 
 def _values(entry: _Entry) -> list[Any]:
@@ -214,28 +216,20 @@ class SIPMessage(ABC):
 
     def add(self, name: str, value: Any, *, first: bool = False) -> None:
         """Add a field: ``value`` is a header object, a list of them (list headers) or text."""
-        canonical = canonical_name(name)
-        if canonical == "Content-Length":
+        key, canonical = _names(name)
+        if key == "content-length":
             return  # always computed from the body
         entries = self._materialise()
-        entry = _Entry(canonical, value, None) if isinstance(value, str) else _Entry(canonical, None, value)
-        if first:
-            entries.insert(0, entry)
-        else:
-            entries.append(entry)
+        entries.insert(0 if first else len(entries), _new_entry(canonical, value))
 
     def set(self, name: str, value: Any) -> None:
         """Replace every field named ``name`` by one with ``value`` (kept at the first one's place)."""
-        canonical = canonical_name(name)
-        key = canonical.lower()
+        key, canonical = _names(name)
         entries = self._materialise()
-        positions = [i for i, entry in enumerate(entries) if entry.key == key]
-        self.remove(canonical)
-        if canonical == "Content-Length":
-            return
-        entry = _Entry(canonical, value, None) if isinstance(value, str) else _Entry(canonical, None, value)
-        assert self._entries is not None
-        self._entries.insert(positions[0] if positions else len(self._entries), entry)
+        position = next((i for i, entry in enumerate(entries) if entry.key == key), len(entries))
+        self._entries = [entry for entry in entries if entry.key != key]
+        if key != "content-length":
+            self._entries.insert(position, _new_entry(canonical, value))
 
     def remove(self, name: str) -> None:
         key = _key(name)

@@ -110,6 +110,19 @@ class ClientListener(Protocol):
     def terminated(self, transaction: ClientTransaction) -> None: ...
 
 
+#: transaction action -> the driver method that carries it out
+_ACTION_HANDLERS: dict[type, str] = {
+    Send: "_on_send",
+    StartTimer: "_on_start_timer",
+    CancelTimer: "_on_cancel_timer",
+    PassToTU: "_on_pass_to_tu",
+    Timeout: "_on_timeout",
+    TransportError: "_on_transport_error",
+    Terminated: "_on_terminated",
+    Stray: "_on_stray",
+}
+
+
 class _Driven(ABC):
     """Runs a transaction's actions: sends, timers on the reactor, and the hand-off to the TU."""
 
@@ -122,8 +135,7 @@ class _Driven(ABC):
 
     def _run(self, actions: list[Any]) -> None:
         for action in actions:
-            handler = getattr(self, "_on_" + type(action).__name__)
-            handler(action)
+            getattr(self, _ACTION_HANDLERS[type(action)])(action)
 
     def _call(self, event: str, *args: Any) -> None:
         try:
@@ -138,10 +150,10 @@ class _Driven(ABC):
             self._wire = (message, message.to_bytes())
         return self._wire[1]
 
-    def _on_StartTimer(self, action: StartTimer) -> None:
+    def _on_start_timer(self, action: StartTimer) -> None:
         self._timers[action.name] = self.stack.reactor.callLater(action.delay, self._timer_fired, action.name)
 
-    def _on_CancelTimer(self, action: CancelTimer) -> None:
+    def _on_cancel_timer(self, action: CancelTimer) -> None:
         call = self._timers.pop(action.name, None)
         if call is not None and call.active():
             call.cancel()
@@ -150,7 +162,7 @@ class _Driven(ABC):
         self._timers.pop(name, None)
         self._call("timer_fired", name)
 
-    def _on_Terminated(self, action: Terminated) -> None:
+    def _on_terminated(self, action: Terminated) -> None:
         self.terminated = True
         for call in self._timers.values():
             if call.active():
@@ -158,7 +170,7 @@ class _Driven(ABC):
         self._timers.clear()
         self._forget()
 
-    def _on_Stray(self, action: Stray) -> None:
+    def _on_stray(self, action: Stray) -> None:
         self.stack._stray(action.message)
 
     @abstractmethod
@@ -196,20 +208,20 @@ class ClientTransaction(_Driven):
         super().__init__(stack, machine)
         self.key = client_key(request.get("Via").branch, request.method)
 
-    def _on_Send(self, action: Send) -> None:
+    def _on_send(self, action: Send) -> None:
         message = action.message
         deferred = self.stack.transport.send(
             self._bytes(message), self.destination, tls_name=self.tls_name, is_request=True
         )
         deferred.addErrback(self._transport_failed)
 
-    def _on_PassToTU(self, action: PassToTU) -> None:
+    def _on_pass_to_tu(self, action: PassToTU) -> None:
         self.listener.response_received(self, action.message)
 
-    def _on_Timeout(self, action: Timeout) -> None:
+    def _on_timeout(self, action: Timeout) -> None:
         self.listener.timed_out(self)
 
-    def _on_TransportError(self, action: TransportError) -> None:
+    def _on_transport_error(self, action: TransportError) -> None:
         self.listener.transport_failed(self, self._failure)
 
     def _forget(self) -> None:
@@ -287,7 +299,7 @@ class ServerTransaction(_Driven):
         if response.code >= 200 and self.method != "INVITE":
             self.request = None
 
-    def _on_Send(self, action: Send) -> None:
+    def _on_send(self, action: Send) -> None:
         message = action.message
         data = message.data if isinstance(message, _SentResponse) else self._bytes(message)
         if self._destination is None:
@@ -297,14 +309,14 @@ class ServerTransaction(_Driven):
             self._transport_failed
         )
 
-    def _on_PassToTU(self, action: PassToTU) -> None:
+    def _on_pass_to_tu(self, action: PassToTU) -> None:
         if action.message.method == "ACK":
             self.stack._deliver_ack(self, action.message)
 
-    def _on_Timeout(self, action: Timeout) -> None:
+    def _on_timeout(self, action: Timeout) -> None:
         log.info("%r: no ACK for the final response (Timer %s)", self, action.timer)
 
-    def _on_TransportError(self, action: TransportError) -> None:
+    def _on_transport_error(self, action: TransportError) -> None:
         log.info("%r: transport failed: %s", self, self._failure)
 
     def _forget(self) -> None:
