@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -56,25 +57,25 @@ def wait_for(condition: Callable[[], object], timeout: float = WAIT, what: str =
         time.sleep(0.01)
 
 
-@pytest.fixture
-def app() -> Iterator[SIPApplicationBase]:
+@contextmanager
+def running_application(
+    manager_options: dict[str, Any] | None = None,
+    engine_options: dict[str, Any] | None = None,
+    **options: Any,
+) -> Iterator[SIPApplicationBase]:
+    """A SIPApplicationBase on its own Twisted thread and fresh reactor, stopped (bounded) afterwards."""
     ConfigurationManager().stop()
     with fresh_reactor() as reactor:
         twisted_thread = TwistedThread(reactor)
         engine = SIPEngine(reactor=reactor)
-        manager = AccountManagerBase(
-            engine=engine,
-            twisted_thread=twisted_thread,
-            backoff=RegistrationBackoff(minimum=0.5, maximum=2.0),
-            register_timeout=2.0,
-            unregister_timeout=2.0,
-        )
+        manager = AccountManagerBase(engine=engine, twisted_thread=twisted_thread, **(manager_options or {}))
         application = SIPApplicationBase(
             twisted_thread=twisted_thread,
             engine=engine,
             account_manager=manager,
-            engine_options={"ip_address": "127.0.0.1"},
+            engine_options={"ip_address": "127.0.0.1", **(engine_options or {})},
             stop_timeout=5.0,
+            **options,
         )
         try:
             yield application
@@ -85,15 +86,31 @@ def app() -> Iterator[SIPApplicationBase]:
             ConfigurationManager().stop()
 
 
+def start(application: SIPApplicationBase, recorder: Recorder, configuration: dict[str, Any]) -> None:
+    """Start ``application`` on a MemoryStorage holding ``configuration`` and wait for DidStart."""
+    storage = MemoryStorage()
+    storage.configuration_backend.save(configuration)
+    application.start(storage)
+    wait_for(lambda: recorder.count("SIPApplicationDidStart"), what="the application to start")
+
+
+UDP_ONLY = {"SIPSimpleSettings": {"sip": {"transport_list": ["udp"]}}}
+
+
+@pytest.fixture
+def app() -> Iterator[SIPApplicationBase]:
+    backoff = RegistrationBackoff(minimum=0.5, maximum=2.0)
+    options = {"backoff": backoff, "register_timeout": 2.0, "unregister_timeout": 2.0}
+    with running_application(options) as application:
+        yield application
+
+
 def test_an_account_survives_a_kamailio_restart_and_stop_unregisters_it(app, kamailio):
     server = kamailio(features=("auth",))
     server.rpc("cfg.set_now_int", "registrar", "min_expires", 1)
     recorder = Recorder()
     NotificationCenter().add_observer(recorder)
-    storage = MemoryStorage()
-    storage.configuration_backend.save({"SIPSimpleSettings": {"sip": {"transport_list": ["udp"]}}})
-    app.start(storage)
-    wait_for(lambda: recorder.count("SIPApplicationDidStart"), what="the application to start")
+    start(app, recorder, UDP_ONLY)
 
     def create() -> Any:
         account: Any = Account("alice@example.test")
@@ -145,47 +162,30 @@ def test_an_account_found_through_naptr_and_srv_fails_over_to_the_second_target(
     )
     recorder = Recorder()
     NotificationCenter().add_observer(recorder)
-    ConfigurationManager().stop()
-    with fresh_reactor() as reactor:
-        twisted_thread = TwistedThread(reactor)
-        engine = SIPEngine(reactor=reactor)
-        manager = AccountManagerBase(engine=engine, twisted_thread=twisted_thread, register_timeout=10.0)
-        application = SIPApplicationBase(
-            twisted_thread=twisted_thread,
-            engine=engine,
-            account_manager=manager,
-            engine_options={"ip_address": "127.0.0.1", "t1": 0.05},  # Timer F = 3.2 s
-            dns_nameservers=["127.0.0.1"],
-            dns_port=zone.port,
-            stop_timeout=5.0,
-        )
-        try:
-            storage = MemoryStorage()
-            storage.configuration_backend.save({"SIPSimpleSettings": {"sip": {"transport_list": ["udp"]}}})
-            application.start(storage)
-            wait_for(lambda: recorder.count("SIPApplicationDidStart"), what="the application to start")
+    with running_application(
+        {"register_timeout": 10.0},
+        {"t1": 0.05},  # Timer F = 3.2 s
+        dns_nameservers=["127.0.0.1"],
+        dns_port=zone.port,
+    ) as application:
+        start(application, recorder, UDP_ONLY)
 
-            def create() -> Any:
-                account: Any = Account("alice@example.test")
-                account.auth.password = server.users["alice"].password
-                account.enabled = True
-                account.save()
-                return account
+        def create() -> Any:
+            account: Any = Account("alice@example.test")
+            account.auth.password = server.users["alice"].password
+            account.enabled = True
+            account.save()
+            return account
 
-            account = application.twisted_thread.call_and_wait(create, timeout=WAIT)
-            wait_for(lambda: recorder.count("SIPAccountRegistrationDidSucceed"), what="the registration")
-            assert [b.contact for b in server.location().get("alice", [])] == [str(account.contact["udp"])]
-            lookups = [n for n in recorder.notifications if n.name == "DNSLookupTrace"]
-            assert [(t.data.query_type, t.data.query_name) for t in lookups][:2] == [
-                ("NAPTR", "example.test"),
-                ("SRV", "_sip._udp.example.test"),
-            ]
-            assert recorder.count("SIPAccountRegistrationDidFail") == 0  # the failover is inside one attempt
-        finally:
-            application.stop()
-            if twisted_thread.thread is not None:
-                twisted_thread.thread.join(WAIT)
-            ConfigurationManager().stop()
+        account = application.twisted_thread.call_and_wait(create, timeout=WAIT)
+        wait_for(lambda: recorder.count("SIPAccountRegistrationDidSucceed"), what="the registration")
+        assert [b.contact for b in server.location().get("alice", [])] == [str(account.contact["udp"])]
+        lookups = [n for n in recorder.notifications if n.name == "DNSLookupTrace"]
+        assert [(t.data.query_type, t.data.query_name) for t in lookups][:2] == [
+            ("NAPTR", "example.test"),
+            ("SRV", "_sip._udp.example.test"),
+        ]
+        assert recorder.count("SIPAccountRegistrationDidFail") == 0  # the failover is inside one attempt
     assert server.location() == {}
 
 
@@ -199,21 +199,10 @@ def test_the_bonjour_account_announces_itself_and_reports_its_neighbours():
 
     recorder = Recorder()
     NotificationCenter().add_observer(recorder)
-    ConfigurationManager().stop()
-    with fresh_reactor() as reactor:
-        twisted_thread = TwistedThread(reactor)
-        engine = SIPEngine(reactor=reactor)
-        manager = AccountManagerBase(
-            engine=engine, twisted_thread=twisted_thread, bonjour_interfaces=["127.0.0.1"]
-        )
-        application = SIPApplicationBase(
-            twisted_thread=twisted_thread,
-            engine=engine,
-            account_manager=manager,
-            engine_options={"ip_address": "127.0.0.1"},
-            dns_nameservers=["127.0.0.1"],
-            stop_timeout=5.0,
-        )
+    with running_application(
+        {"bonjour_interfaces": ["127.0.0.1"]}, dns_nameservers=["127.0.0.1"]
+    ) as application:
+        reactor = application.engine.reactor
         peer_sender = object()
         peer = BonjourServices(
             peer_sender,
@@ -223,54 +212,44 @@ def test_the_bonjour_account_announces_itself_and_reports_its_neighbours():
             transports=["udp"],
             reactor=reactor,
         )
-        try:
-            storage = MemoryStorage()
-            storage.configuration_backend.save(
-                {
-                    "SIPSimpleSettings": {"sip": {"transport_list": ["udp"]}},
-                    "Accounts": {"bonjour@local": {"enabled": "true", "display_name": "Alice"}},
-                }
-            )
-            application.start(storage)
-            wait_for(lambda: recorder.count("SIPApplicationDidStart"), what="the application to start")
-            account = application.twisted_thread.call_and_wait(BonjourAccount, timeout=WAIT)
-            application.twisted_thread.call_and_wait(peer.start, timeout=WAIT)
+        start(
+            application,
+            recorder,
+            {**UDP_ONLY, "Accounts": {"bonjour@local": {"enabled": "true", "display_name": "Alice"}}},
+        )
+        account = application.twisted_thread.call_and_wait(BonjourAccount, timeout=WAIT)
+        application.twisted_thread.call_and_wait(peer.start, timeout=WAIT)
 
-            def added(sender: object, user: str) -> list[Notification]:
-                with recorder.lock:
-                    return [
-                        n
-                        for n in recorder.notifications
-                        if n.name == "BonjourAccountDidAddNeighbour"
-                        and n.sender is sender
-                        and n.data.uri.user == user
-                    ]
+        def added(sender: object, user: str) -> list[Notification]:
+            with recorder.lock:
+                return [
+                    n
+                    for n in recorder.notifications
+                    if n.name == "BonjourAccountDidAddNeighbour"
+                    and n.sender is sender
+                    and n.data.uri.user == user
+                ]
 
-            contact_user = account.contact["udp"].user
-            wait_for(lambda: added(account, "peer"), what="the account to see the peer")
-            wait_for(lambda: added(peer_sender, contact_user), what="the peer to see the account")
-            assert added(account, "peer")[0].data.display_name == "Peer"
-            assert added(peer_sender, contact_user)[0].data.display_name == "Alice"
+        contact_user = account.contact["udp"].user
+        wait_for(lambda: added(account, "peer"), what="the account to see the peer")
+        wait_for(lambda: added(peer_sender, contact_user), what="the peer to see the account")
+        assert added(account, "peer")[0].data.display_name == "Peer"
+        assert added(peer_sender, contact_user)[0].data.display_name == "Alice"
 
-            def rename() -> None:
-                account.display_name = "Alice B."
-                account.save()
+        def rename() -> None:
+            account.display_name = "Alice B."
+            account.save()
 
-            application.twisted_thread.call_and_wait(rename, timeout=WAIT)
-            wait_for(
-                lambda: any(
-                    n.name == "BonjourAccountDidUpdateNeighbour"
-                    and n.sender is peer_sender
-                    and n.data.display_name == "Alice B."
-                    for n in list(recorder.notifications)
-                ),
-                what="the peer to see the new display name",
-            )
-            application.twisted_thread.call_and_wait(peer.stop, timeout=WAIT)
-            application.stop()
-            wait_for(lambda: recorder.count("SIPApplicationDidEnd"), what="the application to end")
-        finally:
-            application.stop()
-            if twisted_thread.thread is not None:
-                twisted_thread.thread.join(WAIT)
-            ConfigurationManager().stop()
+        application.twisted_thread.call_and_wait(rename, timeout=WAIT)
+        wait_for(
+            lambda: any(
+                n.name == "BonjourAccountDidUpdateNeighbour"
+                and n.sender is peer_sender
+                and n.data.display_name == "Alice B."
+                for n in list(recorder.notifications)
+            ),
+            what="the peer to see the new display name",
+        )
+        application.twisted_thread.call_and_wait(peer.stop, timeout=WAIT)
+        application.stop()
+        wait_for(lambda: recorder.count("SIPApplicationDidEnd"), what="the application to end")
