@@ -1,10 +1,12 @@
 """DNS lookups for SIP (RFC 3263), STUN and MSRP relays (SRV) and XCAP servers (TXT).
 
-`DNSLookup` does the lookups, `DNSManager` holds the nameservers they use, and `Route` is what a SIP
+`DNSLookup` does the lookups (asking the domain's authoritative nameservers first, and skipping
+nonsense in the answers), `DNSManager` holds the nameservers they use, and `Route` is what a SIP
 proxy lookup returns. See docs/lookup.md.
 """
 
 from ._adapter import DNSRouteResolver, hops_of
+from ._authority import NameserverCache
 from ._lookup import SERVICES, DNSLookup, DNSLookupError
 from ._manager import DNSManager
 from ._resolver import DNSResolver, IQueryResolver, ResolverConfiguration
@@ -19,6 +21,7 @@ __all__ = [
     "DNSResolver",
     "DNSRouteResolver",
     "IQueryResolver",
+    "NameserverCache",
     "NaptrRecord",
     "ResolverConfiguration",
     "Route",

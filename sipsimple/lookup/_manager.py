@@ -5,6 +5,10 @@ none) unless it was given a fixed list, posts ``DNSResolverDidInitialize``, and 
 system configuration every ``probe_interval`` seconds on the reactor, posting
 ``DNSNameserversDidChange`` when the list changed. The reactor, the interval and the function that
 reads the system list are parameters of `start`, so tests drive it with a ``Clock``.
+
+It also holds the process-wide policy of NS-first lookups: ``authoritative_first`` (on by default)
+and the `NameserverCache` of the authoritative servers found, emptied whenever the nameservers are
+set or change.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from sipsimple.notification import NotificationCenter, NotificationData
 from sipsimple.util import ISOTimestamp, Singleton
 
+from ._authority import NameserverCache
 from ._resolver import GOOGLE_NAMESERVERS, ResolverConfiguration, system_nameservers
 
 __all__ = ["DNSManager"]
@@ -25,6 +30,10 @@ class DNSManager(metaclass=Singleton):
 
     def __init__(self) -> None:
         self.configuration = ResolverConfiguration()
+        #: whether lookups ask the domain's authoritative nameservers first (`DNSLookup` default)
+        self.authoritative_first = True
+        #: the authoritative nameservers found by lookups, per domain, for their TTL
+        self.nameserver_cache = NameserverCache()
         self._reactor: Any = None
         self._read_system: Callable[[], Sequence[str]] = system_nameservers
         self._probe_interval = 60.0
@@ -48,14 +57,19 @@ class DNSManager(metaclass=Singleton):
         port: int = 53,
         probe_interval: float = 60.0,
         read_system_nameservers: Callable[[], Sequence[str]] = system_nameservers,
+        authoritative_first: bool | None = None,
     ) -> None:
         """Set the nameservers (``nameservers``, or the system's) and start probing for changes.
 
-        With an explicit ``nameservers`` list nothing is probed. Starting again while started does
-        nothing.
+        With an explicit ``nameservers`` list nothing is probed; ``port`` is the port of every
+        nameserver asked, the authoritative ones included. ``authoritative_first`` (None: leave as it
+        is) switches the NS-first lookups. Starting again while started does nothing.
         """
         if self._started:
             return
+        if authoritative_first is not None:
+            self.authoritative_first = authoritative_first
+        self.nameserver_cache.clear()
         if reactor is None:
             from twisted.internet import reactor as global_reactor
 
@@ -91,6 +105,7 @@ class DNSManager(metaclass=Singleton):
         servers = self._system_or_fallback()
         if servers != self.configuration.nameservers:
             self.configuration = ResolverConfiguration(servers, self.configuration.port)
+            self.nameserver_cache.clear()
             self._post("DNSNameserversDidChange")
         self._schedule_probe()
 

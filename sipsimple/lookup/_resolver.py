@@ -6,12 +6,16 @@ each nameserver, retrying over TCP when an answer is truncated, NXDOMAIN/NoAnswe
 and a lookup issues a handful of queries, so a pool thread per query costs nothing worth the
 re-implementation. Each query gets its own ``dns.resolver.Resolver`` (they are not shared between
 threads), configured from a `ResolverConfiguration` and never from the system on its own.
+
+A query may name the servers to ask (the authoritative servers of a domain, for the NS-first
+lookups); they are asked on the configured port, so that a test can run every server on one port of
+different loopback addresses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import dns.resolver
@@ -46,13 +50,22 @@ class ConfigurationSource(Protocol):
 class IQueryResolver(Protocol):
     """What `DNSLookup` needs: the nameservers in use and a query returning a Deferred answer.
 
-    The answer is iterable over dnspython rdata objects; failures are ``dns.exception.DNSException``.
+    ``nameservers`` given to `query` replace the configured ones for that query (same port). The
+    answer is iterable over dnspython rdata objects (a ``dns.resolver.Answer``, whose ``rrset.ttl``
+    is used for caching NS answers when present); failures are ``dns.exception.DNSException``.
     """
 
     @property
     def nameservers(self) -> list[str]: ...
 
-    def query(self, name: str, rdtype: str, timeout: float, lifetime: float) -> Deferred[Any]: ...
+    def query(
+        self,
+        name: str,
+        rdtype: str,
+        timeout: float,
+        lifetime: float,
+        nameservers: Sequence[str] | None = None,
+    ) -> Deferred[Any]: ...
 
 
 class DNSResolver:
@@ -76,12 +89,22 @@ class DNSResolver:
     def nameservers(self) -> list[str]:
         return list(self.configuration.nameservers)
 
-    def query(self, name: str, rdtype: str, timeout: float, lifetime: float) -> Deferred[dns.resolver.Answer]:
+    def query(
+        self,
+        name: str,
+        rdtype: str,
+        timeout: float,
+        lifetime: float,
+        nameservers: Sequence[str] | None = None,
+    ) -> Deferred[dns.resolver.Answer]:
+        configuration = self.configuration
+        if nameservers:
+            configuration = replace(configuration, nameservers=tuple(nameservers))
         return deferToThreadPool(
             self.reactor,
             self.reactor.getThreadPool(),
             _blocking_query,
-            self.configuration,
+            configuration,
             name,
             rdtype,
             timeout,

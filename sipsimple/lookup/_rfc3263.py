@@ -15,6 +15,10 @@ Rules kept:
 * SRV records are sorted by priority; inside one priority a target is drawn at random with
   probability proportional to its weight (zero-weight records get a small chance, RFC 2782).
   A lone SRV record with target ``.`` says the service is not offered.
+* Nonsense is skipped, and ``naptr_problem`` / ``srv_problem`` / ``address_problem`` say why in words
+  (for the error a failed lookup reports): NAPTR with an unknown service, a flag other than ``S`` or
+  replacement ``.``; SRV with target ``.`` or port 0; addresses nobody can send to (unspecified,
+  broadcast, multicast, IPv4 class E).
 * Routes are ordered by the application's transport preference; within one transport by NAPTR and
   then SRV order.
 """
@@ -37,11 +41,14 @@ __all__ = [
     "RandomSource",
     "SelectionError",
     "SrvRecord",
+    "address_problem",
     "is_ip_address",
+    "naptr_problem",
     "order_srv",
     "plan_sip_lookup",
     "select_naptr",
     "sort_by_transport",
+    "srv_problem",
 ]
 
 DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061}
@@ -108,6 +115,20 @@ def is_ip_address(host: str) -> bool:
     return True
 
 
+def address_problem(address: str) -> str | None:
+    """Why nobody can send SIP to ``address`` (an IP literal), or None when it is usable."""
+    ip = ipaddress.ip_address(address.strip("[]"))
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.version == 4 and ip == ipaddress.IPv4Address("255.255.255.255"):
+        return "the broadcast address"
+    if ip.version == 4 and ip.is_reserved:
+        return "a reserved address (240.0.0.0/4)"
+    return None
+
+
 def _normalised(transports: Iterable[str]) -> tuple[str, ...]:
     result: list[str] = []
     for transport in transports:
@@ -144,19 +165,32 @@ def plan_sip_lookup(uri: BaseSIPURI, supported_transports: Iterable[str]) -> Loo
     return LookupPlan(host=host, transports=transports, port=uri.port, is_ip=is_ip)
 
 
+def naptr_problem(record: NaptrRecord, transports: Sequence[str]) -> str | None:
+    """Why ``record`` gives no SRV name for ``transports``, or None when it does."""
+    transport = NAPTR_SERVICES.get(record.service.upper())
+    if transport is None:
+        return f"unknown service {record.service!r}"
+    if record.flags.upper() != "S":
+        return f"flags {record.flags!r} instead of 'S'"
+    if not record.replacement.rstrip("."):
+        return "replacement '.' names no SRV record"
+    if transport not in transports:
+        return f"{transport} is not among the transports in use ({', '.join(transports)})"
+    return None
+
+
 def select_naptr(records: Iterable[NaptrRecord], transports: Sequence[str]) -> list[tuple[str, str]]:
     """``(transport, SRV name)`` pairs from usable NAPTR records, by (order, preference).
 
-    Records without the ``S`` flag, with a service we do not know, a transport not in ``transports``
-    or an empty replacement are skipped; each SRV name is kept once.
+    Records with a `naptr_problem` (no ``S`` flag, a service we do not know, a transport not in
+    ``transports``, an empty replacement) are skipped; each SRV name is kept once.
     """
     usable: list[tuple[int, int, str, str]] = []
     for record in records:
-        transport = NAPTR_SERVICES.get(record.service.upper())
-        replacement = record.replacement.rstrip(".")
-        if transport is None or record.flags.upper() != "S" or transport not in transports or not replacement:
+        if naptr_problem(record, transports) is not None:
             continue
-        usable.append((record.order, record.preference, transport, replacement))
+        transport = NAPTR_SERVICES[record.service.upper()]
+        usable.append((record.order, record.preference, transport, record.replacement.rstrip(".")))
     usable.sort(key=lambda item: (item[0], item[1]))
     result: list[tuple[str, str]] = []
     for _, _, transport, name in usable:
@@ -181,14 +215,23 @@ def _weighted_order(records: list[SrvRecord], rng: RandomSource) -> list[SrvReco
     return ordered
 
 
+def srv_problem(record: SrvRecord) -> str | None:
+    """Why ``record`` names no server, or None when it does."""
+    if not record.target.rstrip("."):
+        return "target '.' says the service is not offered there"
+    if record.port == 0:
+        return f"port 0 for {record.target.rstrip('.')}"
+    return None
+
+
 def order_srv(records: Iterable[SrvRecord], rng: RandomSource) -> list[SrvRecord]:
     """Usable SRV records in the order to try them: by priority, weighted-random within one priority.
 
-    Records whose target is ``.`` (service not offered) or whose port is 0 are skipped.
+    Records with an `srv_problem` (target ``.``: service not offered; port 0) are skipped.
     """
     by_priority: dict[int, list[SrvRecord]] = {}
     for record in records:
-        if record.target.rstrip(".") == "" or record.port == 0:
+        if srv_problem(record) is not None:
             continue
         by_priority.setdefault(record.priority, []).append(record)
     ordered: list[SrvRecord] = []

@@ -1,7 +1,12 @@
-"""DNSLookup against dnsmasq on loopback: real NAPTR/SRV/A/AAAA/TXT answers through dnspython.
+"""DNSLookup against real DNS servers on loopback, through dnspython.
+
+* dnsmasq on 127.0.0.1:<free port>: NAPTR/SRV/A/AAAA/TXT answers and the RFC 3263 order;
+* in-process `ZoneServer`s: the NS-first lookup (a "local" server on 127.0.0.1 delegating
+  example.test to an authoritative one on 127.0.0.2, same port), and servers misbehaving on the
+  wire (CNAME loops, garbage, truncation, SERVFAIL, silence) or answering nonsense.
 
 The lookups run in green threads on a fresh reactor turned by the test thread (bounded waits); the
-queries run in that reactor's thread pool against dnsmasq on 127.0.0.1:<free port>.
+queries run in that reactor's thread pool.
 """
 
 from __future__ import annotations
@@ -12,13 +17,21 @@ from typing import Any
 import pytest
 
 from sipsimple.core.sip.uri import SIPURI
-from sipsimple.lookup import DNSLookup, DNSLookupError, DNSResolver, ResolverConfiguration, Route
+from sipsimple.lookup import (
+    DNSLookup,
+    DNSLookupError,
+    DNSResolver,
+    NameserverCache,
+    ResolverConfiguration,
+    Route,
+)
 from sipsimple.notification import NotificationCenter
 from sipsimple.threading.green import GreenHub, GreenThread
 from tests.conftest import NotificationRecorder
 from tests.support.reactor import Loop, fresh_reactor
 
 from .peers.dnsmasq import A, Dnsmasq, Naptr, Srv, example_zone
+from .peers.zone_server import ZoneServer
 
 pytestmark = pytest.mark.interop
 
@@ -50,12 +63,38 @@ def recorder() -> NotificationRecorder:
 
 @pytest.fixture
 def make_lookup(loop: Loop, dnsmasq: Callable[..., Dnsmasq]) -> Callable[..., DNSLookup]:
-    def make(records: list[Any] | None = None) -> DNSLookup:
+    """A lookup asking dnsmasq serving ``records``; NS-first is off unless asked for."""
+
+    def make(records: list[Any] | None = None, authoritative_first: bool = False) -> DNSLookup:
         server = dnsmasq(records=ZONE if records is None else records)
-        configuration = ResolverConfiguration(nameservers=("127.0.0.1",), port=server.port)
-        return DNSLookup(DNSResolver(configuration, loop.reactor), hub=GreenHub(loop.reactor))
+        return lookup_on(loop, server.port, authoritative_first=authoritative_first)
 
     return make
+
+
+def lookup_on(loop: Loop, port: int, nameserver: str = "127.0.0.1", **options: Any) -> DNSLookup:
+    configuration = ResolverConfiguration(nameservers=(nameserver,), port=port)
+    return DNSLookup(
+        DNSResolver(configuration, loop.reactor),
+        hub=GreenHub(loop.reactor),
+        nameserver_cache=NameserverCache(loop.reactor.seconds),
+        **options,
+    )
+
+
+@pytest.fixture
+def zone_server() -> Iterator[Callable[..., ZoneServer]]:
+    """``zone_server(records, host="127.0.0.1", port=0, start=True, **options)``; all stopped at the end."""
+    servers: list[ZoneServer] = []
+
+    def make(records: dict[Any, list[str]], *, start: bool = True, **options: Any) -> ZoneServer:
+        server = ZoneServer(records, **options)
+        servers.append(server)
+        return server.start() if start else server
+
+    yield make
+    for server in servers:
+        server.stop()
 
 
 def finish(loop: Loop, handle: GreenThread[Any]) -> Any:
@@ -181,3 +220,205 @@ def test_stun_and_msrp_relay_services(
         [("127.0.0.1", 3479), ("::1", 3479)],
         [("127.0.0.1", 2856), ("::1", 2856)],
     ]
+
+
+def test_ns_first_with_dnsmasq_without_ns_records_falls_back_to_it(
+    loop: Loop, make_lookup: Callable[..., DNSLookup], recorder: NotificationRecorder
+) -> None:
+    """dnsmasq has no NS records for example.test: after the NS query the lookup asks dnsmasq."""
+    lookup = make_lookup(authoritative_first=True)
+    routes = finish(loop, lookup.lookup_sip_proxy(SIPURI("example.test"), ["tcp"]))
+    assert routes == [Route("127.0.0.1", 5070, "tcp"), Route("::1", 5070, "tcp")]
+    traces = [n.data for n in recorder.named("DNSLookupTrace")]
+    assert [(t.query_type, t.query_name) for t in traces[:2]] == [
+        ("NS", "example.test"),
+        ("NAPTR", "example.test"),
+    ]
+    assert {tuple(t.nameservers) for t in traces} == {("127.0.0.1",)}
+
+
+# -- NS-first: a local server delegating example.test to an authoritative one ---------------------
+
+AUTHORITATIVE = "127.0.0.2"
+LOCAL_RECORDS = {
+    ("example.test", "NS"): ["ns.example.test."],
+    ("ns.example.test", "A"): [AUTHORITATIVE],
+    # what a broken home router would answer: an old, wrong service
+    ("example.test", "NAPTR"): ['10 10 "S" "SIP+D2U" "" _sip._udp.example.test.'],
+    ("_sip._udp.example.test", "SRV"): ["10 100 5999 decoy.example.test."],
+    ("decoy.example.test", "A"): ["127.0.0.9"],
+}
+AUTHORITATIVE_RECORDS = {
+    ("example.test", "NS"): ["ns.example.test."],
+    ("example.test", "NAPTR"): [
+        '10 10 "S" "SIP+D2T" "" _sip._tcp.example.test.',
+        '20 10 "S" "SIP+D2U" "" _sip._udp.example.test.',
+    ],
+    ("_sip._tcp.example.test", "SRV"): ["10 100 5070 proxy.example.test."],
+    ("_sip._udp.example.test", "SRV"): ["10 100 5070 proxy.example.test."],
+    ("proxy.example.test", "A"): ["127.0.0.1"],
+}
+REAL_ROUTES = [Route("127.0.0.1", 5070, "tcp"), Route("127.0.0.1", 5070, "udp")]
+DECOY_ROUTES = [Route("127.0.0.9", 5999, "udp")]
+
+
+def test_ns_first_asks_the_authoritative_server_of_the_delegation(
+    loop: Loop, zone_server: Callable[..., ZoneServer], recorder: NotificationRecorder
+) -> None:
+    local = zone_server(LOCAL_RECORDS, authoritative=False)
+    authoritative = zone_server(AUTHORITATIVE_RECORDS, host=AUTHORITATIVE, port=local.port)
+    lookup = lookup_on(loop, local.port, authoritative_first=True)
+    assert finish(loop, lookup.lookup_sip_proxy(SIPURI("example.test"), ["tcp", "udp"])) == REAL_ROUTES
+    assert [(name, rdtype) for name, rdtype, _ in local.queried()] == [
+        ("example.test", "NS"),
+        ("ns.example.test", "A"),
+    ]
+    assert ("example.test", "NAPTR", "udp") in authoritative.queried()
+    traces = [n.data for n in recorder.named("DNSLookupTrace")]
+    assert [(t.query_type, t.nameservers) for t in traces[:3]] == [
+        ("NS", ["127.0.0.1"]),
+        ("A", ["127.0.0.1"]),
+        ("NAPTR", [AUTHORITATIVE]),
+    ]
+    assert all(t.error is None for t in traces[:3]) and len(traces) == len(local.queried()) + len(
+        authoritative.queried()
+    )
+
+
+def test_ns_first_falls_back_to_the_local_server_when_the_authoritative_one_is_down(
+    loop: Loop, zone_server: Callable[..., ZoneServer], recorder: NotificationRecorder
+) -> None:
+    local = zone_server(LOCAL_RECORDS, authoritative=False)  # nothing listens on 127.0.0.2
+    lookup = lookup_on(loop, local.port, authoritative_first=True)
+    handle = lookup.lookup_sip_proxy(SIPURI("example.test"), ["tcp", "udp"], timeout=0.5, lifetime=1.0)
+    assert finish(loop, handle) == DECOY_ROUTES
+    traces = [n.data for n in recorder.named("DNSLookupTrace")]
+    naptr = [(t.nameservers, t.error is None) for t in traces if t.query_type == "NAPTR"]
+    assert naptr == [([AUTHORITATIVE], False), (["127.0.0.1"], True)]
+    recorder.clear()
+    assert finish(loop, lookup.lookup_sip_proxy(SIPURI("example.test"), ["tcp", "udp"])) == DECOY_ROUTES
+    again = [n.data for n in recorder.named("DNSLookupTrace")]
+    assert all(t.nameservers == ["127.0.0.1"] and t.query_type != "NS" for t in again)  # remembered
+
+
+def test_ns_first_falls_back_when_the_authoritative_server_answers_servfail(
+    loop: Loop, zone_server: Callable[..., ZoneServer]
+) -> None:
+    local = zone_server(LOCAL_RECORDS, authoritative=False)
+    zone_server(
+        AUTHORITATIVE_RECORDS, host=AUTHORITATIVE, port=local.port, faults={"example.test": "servfail"}
+    )
+    lookup = lookup_on(loop, local.port, authoritative_first=True)
+    assert finish(loop, lookup.lookup_sip_proxy(SIPURI("example.test"), ["tcp", "udp"])) == DECOY_ROUTES
+
+
+# -- servers misbehaving on the wire, and nonsense answers ---------------------------------------
+
+
+def failure_of(
+    loop: Loop, lookup: DNSLookup, handle: GreenThread[Any], recorder: NotificationRecorder
+) -> str:
+    loop.run_until(handle.ready, timeout=WAIT, what="the DNS lookup")
+    with pytest.raises(DNSLookupError) as error:
+        handle.wait()
+    [failed] = [n for n in recorder.named("DNSLookupDidFail") if n.sender is lookup]
+    assert failed.data.error == str(error.value)
+    return str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("records", "faults", "expected"),
+    [
+        (
+            {
+                ("a.example.test", "CNAME"): ["b.example.test."],
+                ("b.example.test", "CNAME"): ["a.example.test."],
+            },
+            {},
+            "(UDP) answered with a CNAME chain that loops or is too long",
+        ),
+        (
+            {("a.example.test", "A"): ["127.0.0.1"]},
+            {"a.example.test": "garble-tcp"},
+            "127.0.0.1 port {port} (TCP) sent a malformed answer",
+        ),
+        (  # garbage over UDP is ignored (as a spoofed packet would be): it looks like silence
+            {("a.example.test", "A"): ["127.0.0.1"]},
+            {"a.example.test": "garble"},
+            "no answer from 127.0.0.1 for A a.example.test within 0.6 s",
+        ),
+        (
+            {("a.example.test", "A"): ["127.0.0.1"]},
+            {"a.example.test": "truncate-always"},
+            "the answer of 127.0.0.1 for A a.example.test was truncated, also over TCP",
+        ),
+        ({("a.example.test", "A"): ["127.0.0.1"]}, {"a.example.test": "servfail"}, "(UDP) answered SERVFAIL"),
+        ({("a.example.test", "A"): ["127.0.0.1"]}, {"a.example.test": "drop"}, "no answer from 127.0.0.1"),
+        ({("a.example.test", "A"): ["0.0.0.0"]}, {}, "0.0.0.0 (the unspecified address)"),
+    ],
+    ids=[
+        "cname-loop",
+        "garbled-over-tcp",
+        "garbled-over-udp",
+        "truncated-over-tcp-too",
+        "servfail",
+        "silence",
+        "unspecified-address",
+    ],
+)
+def test_a_misbehaving_server_gives_a_failure_a_person_can_act_on(
+    loop: Loop,
+    zone_server: Callable[..., ZoneServer],
+    recorder: NotificationRecorder,
+    records: dict[Any, list[str]],
+    faults: dict[str, str],
+    expected: str,
+) -> None:
+    server = zone_server(records, faults=faults)
+    lookup = lookup_on(loop, server.port, authoritative_first=False)
+    uri = SIPURI("a.example.test", port=5060)
+    reason = failure_of(
+        loop, lookup, lookup.lookup_sip_proxy(uri, ["udp"], timeout=0.3, lifetime=0.6), recorder
+    )
+    assert reason.startswith("no IP address found for a.example.test (")
+    assert expected.format(port=server.port) in reason
+
+
+def test_a_truncated_udp_answer_is_fetched_again_over_tcp(
+    loop: Loop, zone_server: Callable[..., ZoneServer]
+) -> None:
+    server = zone_server({("a.example.test", "A"): ["127.0.0.1"]}, faults={"a.example.test": "truncate"})
+    lookup = lookup_on(loop, server.port, authoritative_first=False)
+    routes = finish(loop, lookup.lookup_sip_proxy(SIPURI("a.example.test", port=5060), ["udp"]))
+    assert routes == [Route("127.0.0.1", 5060, "udp")]
+    assert [q for q in server.queried() if q[1] == "A"] == [
+        ("a.example.test", "A", "udp"),
+        ("a.example.test", "A", "tcp"),
+    ]
+
+
+def test_srv_nonsense_on_the_wire_is_skipped_and_listed(
+    loop: Loop, zone_server: Callable[..., ZoneServer], recorder: NotificationRecorder
+) -> None:
+    server = zone_server(
+        {
+            ("example.test", "A"): ["127.0.0.1"],  # must not be used: the SRV records exist
+            ("_sip._udp.example.test", "SRV"): ["0 0 0 ."],
+            ("_sip._tcp.example.test", "SRV"): ["10 1 5070 bad.example.test.", "20 1 0 proxy.example.test."],
+            ("bad.example.test", "A"): ["255.255.255.255"],
+            ("bad.example.test", "AAAA"): ["ff02::1"],
+            ("proxy.example.test", "A"): ["127.0.0.1"],
+        }
+    )
+    lookup = lookup_on(loop, server.port, authoritative_first=False)
+    reason = failure_of(
+        loop, lookup, lookup.lookup_sip_proxy(SIPURI("example.test"), ["udp", "tcp"]), recorder
+    )
+    assert reason.startswith("no SIP server found for example.test over udp, tcp")
+    for expected in [
+        "SRV _sip._udp.example.test: target '.' says the service is not offered there",
+        "SRV _sip._tcp.example.test: port 0 for proxy.example.test",
+        "bad.example.test (target of SRV _sip._tcp.example.test) has unusable addresses: "
+        "255.255.255.255 (the broadcast address), ff02::1 (a multicast address)",
+    ]:
+        assert expected in reason

@@ -8,6 +8,7 @@ import pytest
 from twisted.internet.task import Clock
 
 from sipsimple.lookup import DNSManager
+from sipsimple.lookup._authority import Authority
 from sipsimple.lookup._resolver import GOOGLE_NAMESERVERS, ResolverConfiguration
 from tests.conftest import NotificationRecorder
 
@@ -19,6 +20,7 @@ def manager() -> Iterator[DNSManager]:
     yield manager
     manager.stop()
     manager.configuration = ResolverConfiguration()
+    manager.authoritative_first = True
 
 
 def test_is_a_singleton() -> None:
@@ -65,3 +67,25 @@ def test_stop_cancels_the_probe(manager: DNSManager) -> None:
     assert len(clock.getDelayedCalls()) == 1
     manager.stop()
     assert clock.getDelayedCalls() == [] and not manager.started
+
+
+def test_ns_first_is_on_by_default_and_start_can_switch_it(manager: DNSManager) -> None:
+    assert manager.authoritative_first is True
+    manager.start(Clock(), nameservers=["127.0.0.1"], authoritative_first=False)
+    assert manager.authoritative_first is False
+    manager.stop()
+    manager.start(Clock(), nameservers=["127.0.0.1"])  # None: left as it was
+    assert manager.authoritative_first is False
+
+
+def test_the_nameserver_cache_is_emptied_when_the_nameservers_are_set_or_change(manager: DNSManager) -> None:
+    clock, system = Clock(), ["192.0.2.53"]
+    manager.nameserver_cache.put("example.test", Authority("example.test", ("192.0.2.1",)), 300)
+    manager.start(clock, probe_interval=30, read_system_nameservers=lambda: list(system))
+    assert len(manager.nameserver_cache) == 0
+    manager.nameserver_cache.put("example.test", Authority("example.test", ("192.0.2.1",)), 300)
+    clock.advance(30)  # same list: kept
+    assert len(manager.nameserver_cache) == 1
+    system[:] = ["192.0.2.54"]
+    clock.advance(30)
+    assert len(manager.nameserver_cache) == 0

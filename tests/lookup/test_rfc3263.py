@@ -12,10 +12,13 @@ from sipsimple.lookup._rfc3263 import (
     NaptrRecord,
     SelectionError,
     SrvRecord,
+    address_problem,
+    naptr_problem,
     order_srv,
     plan_sip_lookup,
     select_naptr,
     sort_by_transport,
+    srv_problem,
 )
 
 ALL = ["udp", "tcp", "tls"]
@@ -148,3 +151,41 @@ def test_srv_dot_target_and_port_zero_are_skipped() -> None:
     records = [SrvRecord(0, 0, 0, "."), SrvRecord(10, 1, 0, "a.test."), SrvRecord(10, 1, 5060, "b.test.")]
     assert [r.target for r in order_srv(records, random.Random(1))] == ["b.test."]
     assert order_srv([SrvRecord(0, 0, 0, ".")], random.Random(1)) == []
+
+
+# -- the nonsense rules ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("192.0.2.1", None),
+        ("127.0.0.3", None),
+        ("2001:db8::1", None),
+        ("[::1]", None),
+        ("0.0.0.0", "the unspecified address"),
+        ("::", "the unspecified address"),
+        ("255.255.255.255", "the broadcast address"),
+        ("224.0.0.251", "a multicast address"),
+        ("ff05::2", "a multicast address"),
+        ("250.1.2.3", "a reserved address (240.0.0.0/4)"),
+    ],
+)
+def test_address_problem(address: str, problem: str | None) -> None:
+    assert address_problem(address) == problem
+
+
+def test_naptr_problem_names_each_reason() -> None:
+    assert naptr_problem(naptr(1, 1, "SIP+D2U", "_sip._udp.x."), ALL) is None
+    assert naptr_problem(naptr(1, 1, "E2U+sip", "_sip._udp.x."), ALL) == "unknown service 'E2U+sip'"
+    assert naptr_problem(naptr(1, 1, "SIP+D2U", "_sip._udp.x.", flags=""), ALL) == "flags '' instead of 'S'"
+    assert naptr_problem(naptr(1, 1, "SIP+D2U", "."), ALL) == "replacement '.' names no SRV record"
+    assert naptr_problem(naptr(1, 1, "SIPS+D2T", "_sips._tcp.x."), ["udp", "tcp"]) == (
+        "tls is not among the transports in use (udp, tcp)"
+    )
+
+
+def test_srv_problem_names_each_reason() -> None:
+    assert srv_problem(SrvRecord(1, 1, 5060, "a.test.")) is None
+    assert srv_problem(SrvRecord(0, 0, 0, ".")) == "target '.' says the service is not offered there"
+    assert srv_problem(SrvRecord(1, 1, 0, "a.test.")) == "port 0 for a.test"

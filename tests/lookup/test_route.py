@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from sipsimple.core.sip.uri import SIPURI
@@ -35,3 +38,20 @@ def test_routes_are_equal_when_every_attribute_is() -> None:
 def test_repr_shows_the_attributes() -> None:
     text = repr(Route("192.0.2.1", 5061, "tls", "example.test"))
     assert text == "Route('192.0.2.1', port=5061, transport='tls', tls_name='example.test')"
+
+
+def test_route_is_also_sipsimple_util_route_one_class() -> None:
+    import sipsimple.util
+
+    assert sipsimple.util.Route is Route
+    with pytest.raises(AttributeError, match="no attribute 'Nowhere'"):
+        sipsimple.util.Nowhere  # noqa: B018
+
+
+def test_sipsimple_util_route_imports_first_in_a_fresh_interpreter() -> None:
+    """The lazy re-export needs no import order: util first, then Route, without a cycle."""
+    code = "from sipsimple.util import Route; print(Route('192.0.2.1', 5060, 'tcp'))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "tcp:192.0.2.1:5060"), result.stderr

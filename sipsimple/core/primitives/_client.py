@@ -431,7 +431,8 @@ class HopRequest(ABC):
     def _overall_timeout(self) -> None:
         self._deadline = None
         if not self.done:
-            self._finish(self._result(408, f"No final response within {self.timeout:g} s"))
+            hop = None if self._attempt is None else self._attempt.hop  # the hop that was waited for
+            self._finish(self._result(408, f"No final response within {self.timeout:g} s", hop=hop))
 
     def _cancel_deadline(self) -> None:
         if self._deadline is not None and self._deadline.active():

@@ -20,8 +20,10 @@
 Notifications (sender: the Registration; each has ``timestamp``):
 
 * ``SIPRegistrationDidSucceed``: ``code``, ``reason``, ``contact_header`` (ours),
-  ``contact_header_list`` (every Contact of the 2xx), ``expires`` (granted), ``route_header``;
-* ``SIPRegistrationDidFail``: ``code``, ``reason``, ``route_header`` (+ ``min_expires`` for 423);
+  ``contact_header_list`` (every Contact of the 2xx), ``expires`` (granted), ``route_header``,
+  ``hop`` (the ``Hop`` the answer came through: the candidate of the route actually used);
+* ``SIPRegistrationDidFail``: ``code``, ``reason``, ``route_header``, ``hop`` (the last candidate
+  tried; None when none was, e.g. the route did not resolve) (+ ``min_expires`` for 423);
   after a failed refresh the binding is kept until it expires and refreshing stops;
 * ``SIPRegistrationWillExpire``: ``expires`` (seconds left), 10 s before the expiry after a failed
   refresh;
@@ -152,7 +154,11 @@ class Registration(RefreshedBinding):
             "contact_header_list": contacts,
             "expires": granted,
             "route_header": operation.route,
+            "hop": result.hop,
         }
+
+    def _failure_data(self, operation: Pending, result: Result) -> dict[str, Any]:
+        return {**super()._failure_data(operation, result), "hop": result.hop}
 
     def __repr__(self) -> str:
         state = "registered" if self._active else "not registered"

@@ -285,3 +285,21 @@ def test_a_refresh_after_the_engine_stopped_fails_with_503(fake, recorder):
     assert failed.data.code == 503 and "not running" in failed.data.reason
     assert registration.is_registered  # until the binding expires
     assert fake.methods() == ["REGISTER"]
+
+
+def test_the_answers_name_the_hop_they_came_through(fake, recorder):
+    registration = registered(fake, recorder)
+    [succeeded] = recorder.named("SIPRegistrationDidSucceed")
+    _, destination = fake.requests()[0]
+    assert succeeded.data.hop is not None and succeeded.data.hop.address == destination
+    assert registration.is_registered
+
+
+def test_a_register_that_outlives_its_overall_timeout_still_names_the_hop_it_waited_for(fake, recorder):
+    registration = Registration(ALICE, duration=300, engine=fake)
+    registration.register(CONTACT, ROUTE, timeout=2.0)
+    _, destination = fake.requests()[0]
+    fake.clock.advance(2.0)
+    [failed] = recorder.named("SIPRegistrationDidFail")
+    assert failed.data.code == 408 and "within 2 s" in failed.data.reason
+    assert failed.data.hop is not None and failed.data.hop.address == destination
