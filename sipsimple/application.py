@@ -12,7 +12,20 @@ On the reactor thread it then posts ``SIPApplicationWillStart``, starts the Engi
 ``logs.trace_sip``; when TLS cannot start, ``SIPApplicationFailedToStartTLS`` with ``error`` and the
 engine runs without it), installs the incoming SUBSCRIBE/REFER handlers, starts the AccountManager
 and posts ``SIPApplicationDidStart``. An error there posts ``SIPApplicationGotFatalError``
-(``error``, ``traceback``) and the application stops.
+(``error``, ``traceback``) and the application stops. After DidStart the NAT type is detected in the
+background (``local_nat_type``, ``SIPApplicationDidDetectNATType``; see docs/nat.md).
+
+While running it follows ``SIPSimpleSettings`` changes: ``sip.udp_port``/``tcp_port``/``tls_port``,
+``sip.transport_list`` and ``tls.*`` restart only the transports they affect (``Engine.set_udp_port``
+and the rest; the accounts registered over a moved transport register again), and the DNS
+resolver's transports follow. A port that cannot be bound keeps the old listener and posts
+``SIPApplicationFailedToChangeTransport`` (``transport``, ``port``, ``error``); TLS that cannot start
+posts ``SIPApplicationFailedToStartTLS`` as at start. Its ``network_monitor`` (a
+``sipsimple.util._network.NetworkMonitor`` polling every ``network_check_interval`` seconds) posts
+``SystemIPAddressDidChange`` and ``NetworkConditionsDidChange`` (sender: the application) when the
+host's default IP address changes; unless ``engine_options`` pins ``ip_address`` the engine then
+moves its listeners to the new address (and starts on the monitor's address), and the accounts
+register again.
 
 ``stop()`` returns at once; on the reactor thread it posts ``SIPApplicationWillEnd``, stops the
 AccountManager (accounts unregister, each bounded), stops the Engine, posts
@@ -37,7 +50,9 @@ from sipsimple.util import ISOTimestamp, Singleton
 if TYPE_CHECKING:
     from sipsimple.account import AccountManagerBase
     from sipsimple.core.engine import SIPEngine
+    from sipsimple.notification import Notification
     from sipsimple.threading import TwistedThread
+    from sipsimple.util._network import NetworkMonitor
 
 __all__ = ["SIPApplication", "SIPApplicationBase", "SIPApplicationError"]
 
@@ -70,8 +85,15 @@ class SIPApplicationBase:
         stop_timeout: float = 10.0,
         dns_nameservers: list[str] | None = None,
         dns_port: int = 53,
+        network_monitor: NetworkMonitor | None = None,
+        network_check_interval: float = 5.0,
     ) -> None:
         self._twisted_thread = twisted_thread
+        self._network_monitor = network_monitor
+        if network_monitor is not None and network_monitor.sender is None:
+            network_monitor.sender = self  # its notifications come from the application
+        #: seconds between two looks at the host's IP address (when the monitor is made here)
+        self.network_check_interval = network_check_interval
         #: the DNS servers for RFC 3263 lookups (None: the system's, watched for changes)
         self.dns_nameservers = dns_nameservers
         self.dns_port = dns_port
@@ -83,8 +105,9 @@ class SIPApplicationBase:
         self._state = _STOPPED
         self._ended = False
         self.storage: Storage | None = None
-        #: the detected NAT type; detection is not implemented yet, so it stays None
+        #: the NAT type detected after start (sipsimple.core.nat, docs/nat.md); None until then
         self.local_nat_type: str | None = None
+        self._nat_detection: Any = None
 
     # -- parts ----------------------------------------------------------------------------------
 
@@ -111,6 +134,17 @@ class SIPApplicationBase:
 
             self._account_manager = AccountManager()
         return self._account_manager
+
+    @property
+    def network_monitor(self) -> NetworkMonitor:
+        """Watches the host's default IP address while the application runs (see the module doc)."""
+        if self._network_monitor is None:
+            from sipsimple.util._network import NetworkMonitor
+
+            self._network_monitor = NetworkMonitor(
+                clock=self.engine.reactor, interval=self.network_check_interval, sender=self
+            )
+        return self._network_monitor
 
     @property
     def running(self) -> bool:
@@ -141,6 +175,7 @@ class SIPApplicationBase:
             return  # stop() came first
         self._post("SIPApplicationWillStart")
         try:
+            self.network_monitor.start()
             self._start_engine()
             from sipsimple.core.primitives import install_incoming_handlers
 
@@ -151,6 +186,7 @@ class SIPApplicationBase:
             if manager.resolver is None:
                 manager.resolver = self._route_resolver()
             manager.start()
+            self._follow_changes(True)
         except Exception as error:
             log.exception("the application could not start")
             self._post("SIPApplicationGotFatalError", error=error, traceback=traceback.format_exc())
@@ -159,6 +195,29 @@ class SIPApplicationBase:
             return
         self._state = _RUNNING
         self._post("SIPApplicationDidStart")
+        self._detect_nat_type()
+
+    def _detect_nat_type(self) -> None:
+        """Detect ``local_nat_type`` in the background against the default account's STUN servers;
+        ``SIPApplicationDidDetectNATType`` (``nat_type``, ``behaviour``) tells the result."""
+        from sipsimple.core.nat.detection import LocalNATTypeDetection
+        from sipsimple.core.sip.uri import SIPURI
+        from sipsimple.lookup import DNSLookup
+        from sipsimple.threading.green import GreenHub
+
+        lookup = DNSLookup(hub=GreenHub.for_twisted_thread(self.twisted_thread))
+
+        def detected(behaviour: Any) -> None:
+            self.local_nat_type = behaviour.nat_type
+            self._post("SIPApplicationDidDetectNATType", nat_type=behaviour.nat_type, behaviour=behaviour)
+
+        self._nat_detection = LocalNATTypeDetection(
+            self.engine.reactor,
+            self.account_manager.default_account,
+            lambda domain: lookup.lookup_service(SIPURI(host=domain), "stun").as_deferred(),
+            detected,
+        )
+        self._nat_detection.start()
 
     def _route_resolver(self) -> Any:
         """RFC 3263 lookups (NAPTR, SRV, A/AAAA) for the accounts' registrars, over the transports the
@@ -200,6 +259,8 @@ class SIPApplicationBase:
 
     def _start_engine(self) -> None:
         options = self.engine_start_options()
+        if "ip_address" not in options and self.network_monitor.ip_address is not None:
+            options["ip_address"] = self.network_monitor.ip_address
         try:
             self.engine.start(**options)
         except EngineError as error:
@@ -209,6 +270,83 @@ class SIPApplicationBase:
             self.engine.start(**options)  # without TLS; if this fails too, it is fatal
             log.error("TLS could not start: %s", error.__cause__ or error)
             self._post("SIPApplicationFailedToStartTLS", error=error.__cause__ or error)
+
+    # -- run-time changes -----------------------------------------------------------------------
+
+    def _follow_changes(self, follow: bool) -> None:
+        from sipsimple.configuration.settings import SIPSimpleSettings
+
+        center = NotificationCenter()
+        for name, sender in (
+            ("CFGSettingsObjectDidChange", SIPSimpleSettings()),
+            ("SystemIPAddressDidChange", self),
+        ):
+            if follow:
+                center.add_observer(self, name=name, sender=sender)
+            else:
+                center.discard_observer(self, name=name, sender=sender)
+
+    def handle_notification(self, notification: Notification) -> None:
+        self.twisted_thread.call(self._handle_change, notification)
+
+    def _handle_change(self, notification: Notification) -> None:
+        if self._state != _RUNNING or not self.engine.is_running:
+            return
+        data: Any = notification.data
+        if notification.name == "CFGSettingsObjectDidChange":
+            self._apply_transport_settings(set(data.modified))
+        elif notification.name == "SystemIPAddressDidChange" and "ip_address" not in self.engine_options:
+            if data.new_ip_address is None:
+                return  # no network: the listeners stay where they are until one comes back
+            try:
+                self.engine.set_ip_address(data.new_ip_address)
+            except EngineError as error:
+                log.error("the transports cannot move to %s: %s", data.new_ip_address, error)
+
+    def _apply_transport_settings(self, modified: set[str]) -> None:
+        """Restart the transports a settings change affects: a changed port, or a transport that
+        ``sip.transport_list`` turns on or off; any ``tls.*`` change also reconfigures TLS (on the port
+        it has, unless that changed). Then the resolver's transports follow."""
+        tls_changed = any(name.startswith("tls.") for name in modified)
+        if not tls_changed and not any(name.startswith("sip.") for name in modified):
+            return
+        options = self.engine_start_options()
+        for transport in ("udp", "tcp", "tls"):
+            wanted, current = options[f"{transport}_port"], self.engine.local_address(transport)
+            if f"sip.{transport}_port" in modified or (wanted is None) != (current is None):
+                self._set_transport(transport, wanted, options)
+            elif transport == "tls" and tls_changed:
+                self._set_transport(transport, None if current is None else current.port, options)
+        resolver: Any = self.account_manager.resolver
+        if hasattr(resolver, "supported_transports"):
+            from sipsimple.configuration.settings import SIPSimpleSettings
+
+            settings: Any = SIPSimpleSettings()
+            listening = [str(name) for name in settings.sip.transport_list]
+            resolver.supported_transports = [name for name in listening if self.engine.local_address(name)]
+
+    def _set_transport(self, transport: str, port: int | None, options: dict[str, Any]) -> None:
+        engine = self.engine
+        try:
+            if transport == "tls":
+                engine.set_tls_options(
+                    port=port,
+                    verify_server=options["tls_verify_server"],
+                    ca_file=options["tls_ca_file"],
+                    cert_file=options["tls_cert_file"],
+                    privkey_file=options["tls_privkey_file"],
+                    timeout=options["tls_timeout"],
+                )
+            else:
+                getattr(engine, f"set_{transport}_port")(port)
+        except EngineError as error:
+            log.error("the %s transport cannot change: %s", transport, error.__cause__ or error)
+            if transport == "tls":
+                self._post("SIPApplicationFailedToStartTLS", error=error.__cause__ or error)
+            else:
+                self._post(
+                    "SIPApplicationFailedToChangeTransport", transport=transport, port=port, error=error
+                )
 
     # -- stop -----------------------------------------------------------------------------------
 
@@ -221,6 +359,10 @@ class SIPApplicationBase:
 
     def _stop_components(self) -> None:
         self._post("SIPApplicationWillEnd")
+        self._follow_changes(False)
+        self.network_monitor.stop()
+        if self._nat_detection is not None:
+            self._nat_detection.cancel()
         reactor = self.engine.reactor
         stopping: Deferred[Any] = self.account_manager.stop()
         stopping.addTimeout(self.stop_timeout, reactor)

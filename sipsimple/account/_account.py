@@ -6,7 +6,10 @@ back-off) and it is *active*: ``enabled`` is set and the engine runs. Activation
 ``sip.register`` is on; deactivation posts ``SIPAccountWillDeactivate``, unregisters (bounded) and
 posts ``SIPAccountDidDeactivate``. The AccountManager calls ``_settings_changed_`` after each
 ``save()``: enabling/disabling activates/deactivates; a change of the credentials, the outbound
-proxy, ``sip.register`` or ``sip.register_interval`` registers again.
+proxy, ``sip.register`` or ``sip.register_interval`` registers again; a change of
+``nat_traversal.keepalive_interval`` restarts the UDP keep-alive (``_keepalive``). The message-summary (MWI)
+subscription (``_mwi.AccountMWI``, ``account.mwi``) runs while ``message_summary.enabled`` is on and
+follows its own settings (``AccountMWI.settings_changed``).
 
 All of this runs on the reactor thread (the AccountManager hands notifications over to it).
 """
@@ -15,9 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, DeferredList, succeed
 
 from sipsimple.account._contact import ContactURIFactory
+from sipsimple.account._mwi import AccountMWI
 from sipsimple.account._registrar import AccountRegistrar, AccountRuntime
 from sipsimple.account.settings import (
     AuthSettings,
@@ -116,11 +120,22 @@ class _ActingAccount(SettingsObject):
         pass
 
 
+class _AccountID(SettingsObjectImmutableID):
+    """The id of an ``Account``: any SIP address but the BonjourAccount's, which would share its
+    configuration section with the BonjourAccount (and be loaded as one on the next start)."""
+
+    def convert(self, value: Any) -> Any:
+        address = super().convert(value)
+        if address == "bonjour@local":
+            raise ValueError("invalid id: bonjour@local belongs to the BonjourAccount; use BonjourAccount()")
+        return address
+
+
 class Account(_ActingAccount):
     """A SIP account at a provider, identified by its SIP address (``user@domain``)."""
 
     __group__ = "Accounts"
-    __id__ = SettingsObjectImmutableID(type=SIPAddress)
+    __id__ = _AccountID(type=SIPAddress)
     id = __id__
 
     enabled = Setting(type=bool, default=False)
@@ -137,10 +152,12 @@ class Account(_ActingAccount):
     tls = TLSSettings
 
     _registrar: AccountRegistrar | None
+    _mwi: AccountMWI | None
 
     def __init__(self, id: Any = None) -> None:
         super().__init__(id)
         self._registrar = None
+        self._mwi = None
 
     @property
     def credentials(self) -> Credentials:
@@ -155,17 +172,29 @@ class Account(_ActingAccount):
         """The registration controller while the account is active (None otherwise)."""
         return self._registrar
 
+    @property
+    def mwi(self) -> AccountMWI | None:
+        """The message-summary (MWI) subscriber while the account is active (None otherwise)."""
+        return self._mwi
+
     def _start_functions_(self, runtime: AccountRuntime) -> None:
         settings: Any = self
         self._registrar = AccountRegistrar(self, runtime)
         if settings.sip.register:
             self._registrar.start()
+        self._mwi = AccountMWI(self, runtime)
+        if settings.message_summary.enabled:
+            self._mwi.start()
 
     def _stop_functions_(self) -> Deferred[None]:
         registrar, self._registrar = self._registrar, None
-        return succeed(None) if registrar is None else registrar.stop()
+        mwi, self._mwi = self._mwi, None
+        stopping = [part.stop() for part in (mwi, registrar) if part is not None]
+        return DeferredList(stopping).addCallback(lambda _: None) if stopping else succeed(None)
 
     def _reconfigure_(self, modified: dict[str, ModifiedValue]) -> None:
+        if self._mwi is not None:
+            self._mwi.settings_changed(modified)
         registrar = self._registrar
         if registrar is None:
             return
@@ -176,6 +205,8 @@ class Account(_ActingAccount):
             registrar.start()
         elif REGISTRATION_SETTINGS.intersection(modified):
             registrar.restart()
+        elif "nat_traversal.keepalive_interval" in modified:
+            registrar.watch.settings_changed()
 
 
 class BonjourAccount(_ActingAccount):

@@ -206,6 +206,10 @@ class AccountManagerBase:
         if name == "CFGSettingsObjectWasCreated":
             if account.id not in self._accounts:
                 self._add(account)
+            elif self._manages(account):
+                # the BonjourAccount is managed before it is first stored: its first save (say,
+                # enabled = True) is a creation, not a change
+                account._activate_()
         elif name == "CFGSettingsObjectWasDeleted":
             self._remove(account)
         elif name == "CFGSettingsObjectDidChange" and self._manages(account):

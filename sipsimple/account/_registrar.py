@@ -18,6 +18,9 @@ answer, a timeout, no route) is retried on the same Registration after a back-of
 back in step. A success resets the count. When the registrar comes back, the pending retry
 re-registers. ``stop()`` unregisters (bounded by ``runtime.unregister_timeout`` plus one second)
 and ``restart()`` is stop-then-start, used when the password, the proxy or the interval change.
+``reregister(reason)`` is the same, at once whatever the back-off: ``RegistrationWatch``
+(``_keepalive``) calls it when the network or the registration's transport changed, or when the UDP
+keep-alive lost the NAT binding or the registrar.
 
 Notifications (sender: the account; each has ``timestamp``): ``SIPAccountWillRegister`` (each new
 Registration, before its first REGISTER), ``SIPAccountRegistrationWillRefresh``,
@@ -25,8 +28,10 @@ Registration, before its first REGISTER), ``SIPAccountRegistrationWillRefresh``,
 ``SIPAccountRegistrationDidSucceed`` (``contact_header``, ``contact_header_list``, ``expires``,
 ``registrar``), ``SIPAccountRegistrationDidFail`` (``error``, ``timeout``: seconds until the retry),
 ``SIPAccountRegistrationDidEnd`` (``registration``), ``SIPAccountRegistrationDidNotEnd`` (``code``,
-``reason``, ``registration``). ``registrar`` is the route URI (it has ``transport``, so
-``account.contact[registrar]`` works as with the reference's Route object).
+``reason``, ``registration``). ``registrar`` is a ``sipsimple.util.Route``: the hop the answer
+came through (address, port, transport and, for TLS, the name the certificate was checked against),
+which after an RFC 3263 failover is the second server, not the first; None when no server was tried
+(the route did not resolve, or the whole REGISTER timed out). ``account.contact[registrar]`` works.
 """
 
 from __future__ import annotations
@@ -39,11 +44,13 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, succeed
 
+from sipsimple.account._keepalive import RegistrationWatch
 from sipsimple.core.primitives import Registration
 from sipsimple.core.primitives.route import RouteResolver
 from sipsimple.core.sip.headers import ContactHeader, FromHeader, RouteHeader
 from sipsimple.core.sip.uri import SIPURI
 from sipsimple.notification import Notification, NotificationCenter
+from sipsimple.util import Route
 
 if TYPE_CHECKING:
     from sipsimple.core.primitives._client import EngineAPI
@@ -85,7 +92,33 @@ class AccountRuntime:
     random: Callable[[], float] = _random.random
     register_timeout: float | None = 30.0  # bounds one REGISTER, retransmissions and challenges included
     unregister_timeout: float = 5.0  # bounds the REGISTER with expires 0 when an account stops
+    keepalive_timeout: float = 10.0  # bounds one keep-alive OPTIONS (UDP registrations)
     bonjour_interfaces: list[str] | None = None  # where the BonjourAccount uses mDNS (None: all)
+
+
+def account_route(account: Any, engine: EngineAPI) -> SIPURI:
+    """Where the requests of ``account`` go first (REGISTER, and SUBSCRIBE for MWI): its outbound
+    proxy, else its domain over the first transport of ``SIPSimpleSettings().sip.transport_list``
+    that ``engine`` listens on. ValueError when there is none."""
+    proxy = account.sip.outbound_proxy
+    if proxy is not None:
+        return SIPURI(proxy.host, port=proxy.port, parameters={"transport": proxy.transport})
+    from sipsimple.configuration.settings import SIPSimpleSettings
+
+    settings: Any = SIPSimpleSettings()
+    transports = [str(name) for name in settings.sip.transport_list]
+    usable = [name for name in transports if engine.local_address(name) is not None]
+    if not usable:
+        raise ValueError(f"the engine listens on none of the transports {transports}")
+    return SIPURI(account.id.domain, parameters={"transport": usable[0]})
+
+
+def route_of_hop(hop: Any) -> Route | None:
+    """The ``Route`` of a core ``Hop`` (None for None)."""
+    if hop is None:
+        return None
+    address = hop.address
+    return Route(address.host, address.port, address.transport, hop.tls_name)
 
 
 class _AccountRegistration(Registration):
@@ -108,7 +141,7 @@ class AccountRegistrar:
         self.account = account
         self.runtime = runtime
         self.registration: Registration | None = None
-        self.registrar: SIPURI | None = None
+        self.registrar: Route | None = None  # the hop of the last answer
         self.failures = 0  # failures in a row
         self._wanted = False  # the owner wants a registration (start called, stop not)
         self._pending = False  # a REGISTER of ours waits for its answer
@@ -116,6 +149,7 @@ class AccountRegistrar:
         self._retry: DelayedCall | None = None
         self._ending: list[Deferred[None]] | None = None  # waiters of an unregistration in progress
         self._guard: DelayedCall | None = None
+        self.watch = RegistrationWatch(self)  # network/transport changes, UDP keep-alive
 
     @property
     def active(self) -> bool:
@@ -131,6 +165,7 @@ class AccountRegistrar:
         if self._wanted:
             return
         self._wanted = True
+        self.watch.start()
         if self._ending is None:
             self._begin()
         # else: the unregistration in progress calls _begin() when it is over
@@ -138,6 +173,7 @@ class AccountRegistrar:
     def stop(self) -> Deferred[None]:
         """Unregister; the Deferred fires when the registrar answered, or after the bound."""
         self._wanted = False
+        self.watch.stop()
         return self._end()
 
     def restart(self) -> None:
@@ -145,6 +181,13 @@ class AccountRegistrar:
         if not self._wanted:
             return
         self._end()
+
+    def reregister(self, reason: str) -> None:
+        """Register again now with a fresh Contact, skipping any back-off; the old binding is removed
+        first, best effort and bounded as in ``stop()``."""
+        if self._wanted:
+            log.info("%s registers again: %s", self.account, reason)
+            self._end()
 
     # -- registering ----------------------------------------------------------------------------
 
@@ -167,7 +210,7 @@ class AccountRegistrar:
         if not self._wanted or self.registration is None:
             return
         try:
-            self.registrar = route = self._route()
+            route = self._route()
             contact = ContactHeader(self.account.contact[route])
         except (KeyError, ValueError) as error:
             self._failed(f"no route to the registrar: {error}")
@@ -176,18 +219,7 @@ class AccountRegistrar:
         self.registration.register(contact, RouteHeader(route), timeout=self.runtime.register_timeout)
 
     def _route(self) -> SIPURI:
-        proxy = self.account.sip.outbound_proxy
-        if proxy is not None:
-            return SIPURI(proxy.host, port=proxy.port, parameters={"transport": proxy.transport})
-        from sipsimple.configuration.settings import SIPSimpleSettings
-
-        settings: Any = SIPSimpleSettings()
-        engine = self.runtime.engine
-        transports = [str(name) for name in settings.sip.transport_list]
-        usable = [name for name in transports if engine.local_address(name) is not None]
-        if not usable:
-            raise ValueError(f"the engine listens on none of the transports {transports}")
-        return SIPURI(self.account.id.domain, parameters={"transport": usable[0]})
+        return account_route(self.account, self.runtime.engine)
 
     def _failed(self, error: str) -> None:
         self.failures += 1
@@ -243,6 +275,7 @@ class AccountRegistrar:
     def _drop(self) -> None:
         if self.registration is not None:
             NotificationCenter().discard_observer(self, sender=self.registration)
+        self.watch.unregistered()
         self.registration = None
         self._pending = self._registered = False
 
@@ -253,8 +286,11 @@ class AccountRegistrar:
             return
         data: Any = notification.data
         name = notification.name
+        if name in ("SIPRegistrationDidSucceed", "SIPRegistrationDidFail"):
+            self.registrar = route_of_hop(getattr(data, "hop", None))
         if name == "SIPRegistrationDidSucceed":
             self._pending, self._registered, self.failures = False, True, 0
+            self.watch.registered(getattr(data, "hop", None))
             self._answer(data.code, data.reason)
             self._post(
                 "SIPAccountRegistrationDidSucceed",
@@ -266,10 +302,12 @@ class AccountRegistrar:
         elif name == "SIPRegistrationDidFail":
             self._pending = False
             self._registered = bool(self.registration and self.registration.is_registered)
+            self.watch.unregistered()
             self._answer(data.code, data.reason)
             self._failed(f"{data.code} {data.reason}")
         elif name == "SIPRegistrationDidEnd":
             self._pending = self._registered = False
+            self.watch.unregistered()
             if self._ending is not None:
                 self._post("SIPAccountRegistrationDidEnd", registration=notification.sender)
                 self._ended()

@@ -67,6 +67,7 @@ class NATTraversalSettings(SettingsGroup):
     stun_server_list = Setting(type=STUNServerAddressList, default=None, nillable=True)  # None: DNS lookup
     msrp_relay = Setting(type=MSRPRelayAddress, default=None, nillable=True)  # None: DNS lookup
     use_msrp_relay_for_outbound = Setting(type=bool, default=False)
+    keepalive_interval = Setting(type=NonNegativeInteger, default=30)  # s between UDP OPTIONS; 0: off
 
 
 class MessageSummarySettings(SettingsGroup):

@@ -14,7 +14,14 @@ Notifications (sender: the engine; every data has ``timestamp``):
   ``from_header``, ``to_header``, ``content_type``, ``content_type_parameters``, ``body``, ``headers``;
 * ``SIPEngineGotException`` when a request handler raised: ``type``, ``value``, ``traceback``;
 * ``SIPEngineTransportDidConnect`` / ``SIPEngineTransportDidDisconnect``: ``transport``,
-  ``local_address``, ``remote_address`` (``host:port`` strings), and ``reason`` for disconnects.
+  ``local_address``, ``remote_address`` (``host:port`` strings), and ``reason`` for disconnects;
+* ``SIPEngineTransportDidChange`` when a listener moved at run time: ``transport``,
+  ``old_local_address`` and ``new_local_address`` (``host:port``, None when it was or is off).
+
+Run-time transport changes (``set_udp_port``, ``set_tcp_port``, ``set_tls_options``,
+``set_ip_address``) bind the new socket before the old one closes, so a failure raises EngineError
+and leaves the old listener working; connections the old TCP/TLS listener accepted are served until
+they end, and ``local_address`` reports the new listener at once.
 
 ``incoming_requests``, when given, is the set of out-of-dialog methods the application serves; any
 other method but OPTIONS is answered 405 before any handler sees it.
@@ -28,6 +35,7 @@ A request the scanner cannot frame is answered 400 with the reason when a Via ca
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 import traceback
@@ -48,8 +56,11 @@ from sipsimple.core.sip.transaction import TimerConfig
 from sipsimple.core.sip.transport import TransportAddress, TransportManager
 from sipsimple.notification import NotificationCenter, NotificationData
 from sipsimple.util import ISOTimestamp, Singleton
+from sipsimple.util._network import default_ip_address
 
 __all__ = ["Engine", "EngineError", "SIPEngine"]
+
+log = logging.getLogger(__name__)
 
 KNOWN_METHODS = frozenset(
     {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE",
@@ -74,14 +85,12 @@ class EngineError(Exception):
 
 
 def default_host_address(family: int = socket.AF_INET) -> str:
-    """The address this host uses to reach other hosts (a routing lookup: no packet is sent)."""
-    probe = "192.0.2.1" if family == socket.AF_INET else "2001:db8::1"  # documentation addresses
-    try:
-        with socket.socket(family, socket.SOCK_DGRAM) as sock:
-            sock.connect((probe, 9))
-            return str(sock.getsockname()[0])
-    except OSError:
+    """The address this host uses to reach other hosts (a routing lookup: no packet is sent), or the
+    loopback address when there is no route."""
+    address = default_ip_address(family)
+    if address is None:
         return "127.0.0.1" if family == socket.AF_INET else "::1"
+    return address
 
 
 class SIPEngine:
@@ -175,6 +184,7 @@ class SIPEngine:
                 "incoming_events": set(incoming_events),
                 "incoming_requests": None if incoming_requests is None else set(incoming_requests),
                 "tls_verify_server": tls_verify_server,
+                "ports": {"udp": udp_port, "tcp": tcp_port, "tls": tls_port},
             }
             self._transports = TransportManager(
                 self.reactor,
@@ -281,6 +291,121 @@ class SIPEngine:
     def local_tls_port(self) -> int | None:
         address = self.local_address("tls") if self._running else None
         return None if address is None else address.port
+
+    # run-time transport changes ------------------------------------------------------------------
+
+    def set_udp_port(self, port: int | None) -> None:
+        """Listen for UDP on ``port`` from now on (0: any free port, None: no UDP); see `_replace`."""
+        self._replace("udp", port)
+
+    def set_tcp_port(self, port: int | None) -> None:
+        """Accept TCP on ``port`` from now on (0: any free port, None: no TCP); see `_replace`."""
+        self._replace("tcp", port)
+
+    def set_tls_options(
+        self,
+        port: int | None = None,
+        verify_server: bool = True,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        privkey_file: str | None = None,
+        timeout: int = 3000,
+    ) -> None:
+        """New TLS settings: ``port`` as for `set_tcp_port`, the rest as for `start` (``timeout`` in
+        milliseconds). The CA list, verification and certificate apply to connections set up from now
+        on. With the port unchanged the listening socket stays and only its certificate changes. A
+        certificate that cannot be loaded, or a port that cannot be bound, raises EngineError and
+        changes nothing."""
+        transports = self.transports
+        previous, previous_timeout = transports.tls_configuration, transports.table.timeouts.tls_timeout
+        if port is None:
+            self._replace("tls", None)  # first, so that no certificate is loaded for it
+        try:
+            transports.configure_tls(
+                verify_server=verify_server,
+                ca_list=ca_file,
+                certificate=cert_file,
+                private_key=privkey_file,
+                timeout=timeout / 1000.0,
+            )
+        except Exception as error:
+            raise EngineError(f"the TLS settings cannot be used: {error}") from error
+        self._options["tls_verify_server"] = verify_server
+        try:
+            self._replace("tls", port)
+        except EngineError:
+            transports.configure_tls(
+                verify_server=previous.verify_server,
+                ca_list=previous.ca_list,
+                certificate=previous.certificate,
+                private_key=previous.private_key,
+                timeout=previous_timeout,
+            )
+            raise
+
+    def set_ip_address(self, ip_address: str) -> None:
+        """Move every listener to ``ip_address`` (ports as configured: 0 picks a new free one). All new
+        sockets are bound before any old one closes, so a failure raises EngineError and changes
+        nothing. Posts ``SIPEngineTransportDidChange`` for each transport."""
+        if ip_address == self.ip_address:
+            return
+        transports = self.transports
+        moves: list[tuple[TransportAddress, TransportAddress]] = []
+        try:
+            for old in transports.listeners:
+                port = self._options["ports"].get(old.transport) or 0
+                moves.append((old, self._listen(old.transport, ip_address, port)))
+        except EngineError:
+            for _, new in moves:
+                transports.stop_listening(new).addErrback(self._listener_close_failed)
+            raise
+        self._options["ip_address"] = ip_address
+        for old, new in moves:
+            transports.stop_listening(old).addErrback(self._listener_close_failed)
+            self._post_transport_change(old.transport, old, new)
+
+    def _listener(self, transport: str) -> TransportAddress | None:
+        return next((a for a in self.transports.listeners if a.transport == transport), None)
+
+    def _replace(self, transport: str, port: int | None) -> None:
+        """Listen for ``transport`` on ``port`` instead (None: not at all). Nothing happens when it is
+        off and stays off, or already listens on that port (0 always means a new free port). The new
+        socket is bound first: a failure raises EngineError and the old one keeps working. Then the old
+        socket closes; connections it accepted stay open until they end by themselves. Posts
+        ``SIPEngineTransportDidChange``."""
+        old = self._listener(transport)
+        unchanged = port is None if old is None else port is not None and port != 0 and port == old.port
+        if not unchanged:
+            new = None if port is None else self._listen(transport, self.ip_address or "0.0.0.0", port)
+            if old is not None:
+                self.transports.stop_listening(old).addErrback(self._listener_close_failed)
+            self._post_transport_change(transport, old, new)
+        self._options["ports"][transport] = port
+
+    def _listen(self, transport: str, host: str, port: int) -> TransportAddress:
+        listen = {
+            "udp": self.transports.listen_udp,
+            "tcp": self.transports.listen_tcp,
+            "tls": self.transports.listen_tls,
+        }[transport]
+        try:
+            return listen(host, port)
+        except Exception as error:
+            raise EngineError(f"cannot listen for {transport} on {host} port {port}: {error}") from error
+
+    def _post_transport_change(
+        self, transport: str, old: TransportAddress | None, new: TransportAddress | None
+    ) -> None:
+        self.post(
+            "SIPEngineTransportDidChange",
+            transport=transport,
+            old_local_address=None if old is None else f"{old.host}:{old.port}",
+            new_local_address=None if new is None else f"{new.host}:{new.port}",
+        )
+
+    @staticmethod
+    def _listener_close_failed(failure: Any) -> None:
+        log.warning("closing a listening socket failed: %s", failure.getErrorMessage())
 
     # used by the request objects ----------------------------------------------------------------
 

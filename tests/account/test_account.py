@@ -11,6 +11,7 @@ import pytest
 from sipsimple.account import Account, AccountRegistrar, ContactURIFactory, RegistrationBackoff
 from sipsimple.core import Credentials, Registration
 from sipsimple.core.sip.uri import SIPURI
+from sipsimple.util import Route
 from tests.conftest import NotificationRecorder
 
 from .conftest import Registrar
@@ -70,7 +71,8 @@ def test_an_enabled_account_activates_registers_and_reports_every_step(manager, 
     answer = recorder.named("SIPAccountRegistrationGotAnswer")[0].data
     assert (answer.code, answer.reason) == (200, "OK")
     assert isinstance(answer.registration, Registration)
-    assert answer.registrar.port == registrar.port and answer.registrar.transport == "udp"
+    assert answer.registrar == Route("127.0.0.1", registrar.port, "udp")  # the hop actually used
+    assert account.contact[answer.registrar] == account.contact["udp"]
     success = recorder.named("SIPAccountRegistrationDidSucceed")[0].data
     assert success.contact_header.uri == account.contact["udp"]
     assert [str(c.uri) for c in success.contact_header_list] == registrar.contacts()

@@ -1,4 +1,4 @@
-"""Fixtures of the interop suite: real peers (Kamailio, SIPp, baresip, dnsmasq) on loopback.
+"""Fixtures of the interop suite: real peers (Kamailio, SIPp, baresip, dnsmasq, coturn) on loopback.
 
 Every test here is marked ``interop``; ``./run-tests`` runs them inside a private network namespace.
 Each factory fixture starts peers on free ports and stops them when the test ends; a peer missing
@@ -17,6 +17,7 @@ import pytest
 from .peers._process import stop_all
 from .peers.baresip import Baresip
 from .peers.certs import TestCA, make_test_ca
+from .peers.coturn import Coturn
 from .peers.dnsmasq import Dnsmasq
 from .peers.kamailio import Kamailio
 from .peers.sipp import Sipp
@@ -98,3 +99,16 @@ def baresip(peer_stack: PeerStack) -> Callable[..., Baresip]:
 def dnsmasq(peer_stack: PeerStack) -> Callable[..., Dnsmasq]:
     """``dnsmasq(records=None, ttl=0)`` -> dnsmasq on 127.0.0.1:``.port`` (default: example_zone())."""
     return peer_stack.dnsmasq
+
+
+@pytest.fixture
+def coturn(peer_stack: PeerStack, tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Coturn]:
+    """``coturn()`` -> a started STUN server (RFC 5780) on 127.0.0.1 and 127.0.0.2: ``.primary``,
+    ``.other``, ``.port``, ``.alt_port``; stopped with the test's other peers."""
+
+    def start() -> Coturn:
+        instance = Coturn(tmp_path_factory.mktemp("coturn"))
+        peer_stack.peers.append(instance)  # type: ignore[arg-type]  # stopped and logged like the others
+        return instance.start()
+
+    return start

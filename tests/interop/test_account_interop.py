@@ -4,7 +4,8 @@
 
 The application runs on its own Twisted thread with a fresh reactor; the back-off is shortened to
 0.5-2 s through the AccountManager and the registration to 4 s (Kamailio's ``min_expires`` is
-lowered over RPC), so the whole scenario takes seconds. Every wait is bounded.
+lowered over RPC), so the whole scenario takes seconds. Every wait is bounded. (The registrar found
+through DNS, with failover, is in test_account_dns_interop.py, which uses the helpers here.)
 """
 
 from __future__ import annotations
@@ -141,51 +142,6 @@ def test_an_account_survives_a_kamailio_restart_and_stop_unregisters_it(app, kam
     wait_for(lambda: recorder.count("SIPApplicationDidEnd"), what="the application to end")
     names = recorder.names()
     assert names.index("SIPAccountRegistrationDidEnd") < names.index("SIPApplicationDidEnd")
-    assert server.location() == {}
-
-
-def test_an_account_found_through_naptr_and_srv_fails_over_to_the_second_target(kamailio, dnsmasq):
-    """RFC 3263 from SIPApplication: no outbound proxy, so the registrar of example.test is looked up
-    (NAPTR -> SRV -> A) on dnsmasq; the first SRV target (priority 10) is dead, so the REGISTER times
-    out there and the account registers through the second one (Kamailio)."""
-    from tests.interop.peers.dnsmasq import A, Naptr, Srv
-
-    server = kamailio(features=("auth",))
-    zone = dnsmasq(
-        records=[
-            Naptr("example.test", 10, 10, "S", "SIP+D2U", "_sip._udp.example.test"),
-            Srv("_sip._udp.example.test", "dead.example.test", server.sip_port, 10, 100),
-            Srv("_sip._udp.example.test", "proxy.example.test", server.sip_port, 20, 100),
-            A("dead.example.test", "127.0.0.3"),
-            A("proxy.example.test", "127.0.0.1"),
-        ]
-    )
-    recorder = Recorder()
-    NotificationCenter().add_observer(recorder)
-    with running_application(
-        {"register_timeout": 10.0},
-        {"t1": 0.05},  # Timer F = 3.2 s
-        dns_nameservers=["127.0.0.1"],
-        dns_port=zone.port,
-    ) as application:
-        start(application, recorder, UDP_ONLY)
-
-        def create() -> Any:
-            account: Any = Account("alice@example.test")
-            account.auth.password = server.users["alice"].password
-            account.enabled = True
-            account.save()
-            return account
-
-        account = application.twisted_thread.call_and_wait(create, timeout=WAIT)
-        wait_for(lambda: recorder.count("SIPAccountRegistrationDidSucceed"), what="the registration")
-        assert [b.contact for b in server.location().get("alice", [])] == [str(account.contact["udp"])]
-        lookups = [n for n in recorder.notifications if n.name == "DNSLookupTrace"]
-        assert [(t.data.query_type, t.data.query_name) for t in lookups][:2] == [
-            ("NAPTR", "example.test"),
-            ("SRV", "_sip._udp.example.test"),
-        ]
-        assert recorder.count("SIPAccountRegistrationDidFail") == 0  # the failover is inside one attempt
     assert server.location() == {}
 
 

@@ -35,6 +35,9 @@ from .certs import TestCA
 from .sipprobe import SipProbe
 
 FEATURES = ("auth", "presence", "msrp", "tls")
+#: Features that are off unless asked for (``FEATURES`` stays the default): ``mwi`` adds the RFC 3842
+#: message-summary event (presence_mwi) to ``presence``.
+OPTIONAL_FEATURES = ("mwi",)
 DOMAIN = "example.test"
 SCHEMAS = Path("/usr/share/kamailio/db_sqlite")
 DBTEXT_TABLES = Path("/usr/share/kamailio/dbtext/kamailio")
@@ -87,8 +90,9 @@ def _module_path() -> str:
 class Kamailio:
     """A Kamailio instance on 127.0.0.1 with its own ports, work directory and database.
 
-    ``features`` is a subset of ``("auth", "presence", "msrp", "tls")``. Ports of disabled features are
-    ``None``. ``tls`` needs ``ca`` (a :class:`~.certs.TestCA`).
+    ``features`` is a subset of ``("auth", "presence", "msrp", "tls")``, plus ``"mwi"`` (with
+    ``presence``: SUBSCRIBE/PUBLISH of ``message-summary``). Ports of disabled features are ``None``.
+    ``tls`` needs ``ca`` (a :class:`~.certs.TestCA`).
     """
 
     def __init__(
@@ -102,9 +106,13 @@ class Kamailio:
         debug: int = 2,
     ) -> None:
         self.features = tuple(features)
-        unknown = set(self.features) - set(FEATURES)
+        unknown = set(self.features) - set(FEATURES) - set(OPTIONAL_FEATURES)
         if unknown:
-            raise ValueError(f"unknown Kamailio features {sorted(unknown)}; known: {FEATURES}")
+            raise ValueError(
+                f"unknown Kamailio features {sorted(unknown)}; known: {FEATURES + OPTIONAL_FEATURES}"
+            )
+        if "mwi" in self.features and "presence" not in self.features:
+            raise ValueError("the mwi feature is part of presence: ask for both")
         if "tls" in self.features and ca is None:
             raise ValueError("the tls feature needs a test CA")
         self.binary = require_binary("kamailio", "kamailio")

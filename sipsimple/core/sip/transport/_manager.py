@@ -7,15 +7,16 @@ events. Every method runs on the reactor thread.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone, NotConnectingError
-from twisted.internet.interfaces import IAddress
+from twisted.internet.interfaces import IAddress, IOpenSSLServerConnectionCreator
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from .._scanner import ScannedMessage, SIPScanError
 from ._address import Transport, TransportAddress
@@ -76,6 +77,18 @@ class _Link:
     error: TransportError | None = None  # what pending sends fail with when we closed it ourselves
 
 
+@implementer(IOpenSSLServerConnectionCreator)
+class _ListenerCreator:
+    """The TLS server side of one listener; `TransportManager.configure_tls` swaps what it delegates
+    to, so a new certificate serves the next connections without closing the socket."""
+
+    def __init__(self, creator: Any) -> None:
+        self.creator = creator
+
+    def serverConnectionForTLS(self, tlsProtocol: Any) -> Any:
+        return self.creator.serverConnectionForTLS(tlsProtocol)
+
+
 class TransportManager:
     """Moves SIP messages between the SIP core and UDP, TCP and TLS sockets (RFC 3261 §18).
 
@@ -129,6 +142,8 @@ class TransportManager:
         self.udp_tcp_switch_threshold = udp_tcp_switch_threshold
         self._udp: list[UDPEndpoint] = []
         self._stream_ports: list[tuple[TransportAddress, Any]] = []
+        self._tls_creators: dict[TransportAddress, _ListenerCreator] = {}  # listeners on the manager's files
+        self._closing_ports: list[Deferred[Any]] = []  # listeners stop_listening is closing
         self._links: dict[int, _Link] = {}
         self._wakeup: Any = None  # IDelayedCall
         self._wakeup_at: float | None = None
@@ -194,10 +209,13 @@ class TransportManager:
         """Accept TLS connections; the certificate/key default to the manager's ``tls_certificate``/
         ``tls_private_key``. Raises `TLSConfigurationError` (a ValueError) if there are none."""
         self._check_listen(host)
-        creator = self._tls.server_creator(certificate, private_key)
+        creator = _ListenerCreator(self._tls.server_creator(certificate, private_key))
         incoming = IncomingStreamFactory(self, "tls", self.max_message_size)
         factory = IncomingTLSFactory(creator, incoming, self._reactor)
-        return self._listen_stream("tls", host, port, factory)
+        address = self._listen_stream("tls", host, port, factory)
+        if certificate is None:
+            self._tls_creators[address] = creator
+        return address
 
     def _listen_stream(self, transport: Transport, host: str, port: int, factory: Any) -> TransportAddress:
         listening = self._reactor.listenTCP(port, factory, interface=host)
@@ -205,6 +223,62 @@ class TransportManager:
         address = TransportAddress(transport, bound.host, bound.port)
         self._stream_ports.append((address, listening))
         return address
+
+    def stop_listening(self, address: TransportAddress) -> Deferred[None]:
+        """Close the listening socket bound to ``address`` (one of `listeners`); it is gone from
+        `listeners` at once and the Deferred fires when the socket is closed. Connections it accepted
+        stay open and are served to their end. Raises `KeyError` when nothing listens there."""
+        port: Any = None
+        for endpoint in self._udp:
+            if endpoint.local == address:
+                self._udp.remove(endpoint)
+                port = endpoint.port
+                break
+        for index, (bound, listening) in enumerate(self._stream_ports):
+            if port is None and bound == address:
+                del self._stream_ports[index]
+                port = listening
+                break
+        if port is None:
+            raise KeyError(f"nothing listens on {address}")
+        self._tls_creators.pop(address, None)
+        closed: Deferred[Any] = Deferred()  # for stop(), which waits for these sockets too
+        self._closing_ports.append(closed)
+
+        def done(result: Any) -> Any:
+            self._closing_ports.remove(closed)
+            closed.callback(None)
+            return result
+
+        closing: Deferred[Any] = defer.maybeDeferred(port.stopListening)
+        return closing.addBoth(done).addCallback(lambda _: None)
+
+    @property
+    def tls_configuration(self) -> TLSConfiguration:
+        """The TLS settings in use (see `configure_tls`)."""
+        return self._tls
+
+    def configure_tls(
+        self,
+        *,
+        verify_server: bool = True,
+        ca_list: PathLike | None = None,
+        certificate: PathLike | None = None,
+        private_key: PathLike | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Use new TLS settings from now on: for the next outgoing connections and for the next
+        connections every TLS listener opened without its own files accepts (connections already set up
+        keep theirs). ``timeout`` (None: unchanged) is the handshake limit. When such a listener exists
+        the certificate is loaded at once, so a bad one raises `TLSConfigurationError` and nothing
+        changes."""
+        configuration = TLSConfiguration(verify_server, ca_list, certificate, private_key)
+        server = configuration.server_creator() if self._tls_creators else None
+        self._tls = configuration
+        for creator in self._tls_creators.values():
+            creator.creator = server
+        if timeout is not None:
+            self._table.timeouts = replace(self._table.timeouts, tls_timeout=timeout)
 
     def _check_listen(self, host: str) -> None:
         if self._stopping:
@@ -480,7 +554,9 @@ class TransportManager:
                 closing.append(defer.maybeDeferred(endpoint.port.stopListening))
             for _, listening in self._stream_ports:
                 closing.append(defer.maybeDeferred(listening.stopListening))
+            closing.extend(self._closing_ports)  # listeners stop_listening closes, if not yet closed
             self._udp, self._stream_ports = [], []
+            self._tls_creators.clear()
             stopped = ConnectionClosed("the transport manager stopped")
             for connection in self._table:
                 if connection.state is State.CLOSING:  # already closing (idle, error): hurry it
