@@ -9,6 +9,9 @@ NAT binding or registrar.
 * the engine posts ``SIPEngineTransportDidChange`` for the transport the registration uses (its
   Contact names that listener), or the change makes the route pick another transport (one appeared
   before it in ``sip.transport_list`` or the one in use went away), or nothing could be routed yet;
+* the engine posts ``SIPEngineTransportDidDisconnect`` for the TCP/TLS connection to the server
+  that answered the registration (the flow failed, RFC 5626 §4.4: the registrar may have dropped the
+  binding with the connection);
 * its ``RegistrationKeepAlive`` lost the NAT binding or the registrar (below).
 
 It runs the keep-alive while the account is registered over UDP and
@@ -262,6 +265,9 @@ class RegistrationWatch:
             center.add_observer(
                 self, name="SIPEngineTransportDidChange", sender=self.registrar.runtime.engine
             )
+            center.add_observer(
+                self, name="SIPEngineTransportDidDisconnect", sender=self.registrar.runtime.engine
+            )
 
     def stop(self) -> None:
         if self._watching:
@@ -270,6 +276,9 @@ class RegistrationWatch:
             center.discard_observer(self, name="NetworkConditionsDidChange")
             center.discard_observer(
                 self, name="SIPEngineTransportDidChange", sender=self.registrar.runtime.engine
+            )
+            center.discard_observer(
+                self, name="SIPEngineTransportDidDisconnect", sender=self.registrar.runtime.engine
             )
         self.unregistered()
 
@@ -332,6 +341,21 @@ class RegistrationWatch:
             reason = self._transport_reason(notification.data)
             if reason is not None:
                 self.registrar.reregister(reason)
+        elif notification.name == "SIPEngineTransportDidDisconnect":
+            reason = self._disconnect_reason(notification.data)
+            if reason is not None:
+                self.registrar.reregister(reason)
+
+    def _disconnect_reason(self, data: Any) -> str | None:
+        """The TCP/TLS connection the registration went over closed (RFC 5626 §4.4: the flow
+        failed): the registrar may have dropped the binding with it, so register again."""
+        hop = self._hop
+        if hop is None or not self.registrar.registered or hop.address.transport == "udp":
+            return None
+        address = hop.address
+        if data.transport != address.transport or data.remote_address != f"{address.host}:{address.port}":
+            return None
+        return f"the {address.transport} connection to the registrar {address.host}:{address.port} closed ({data.reason})"
 
     def _transport_reason(self, data: Any) -> str | None:
         registrar = self.registrar

@@ -87,6 +87,7 @@ class AccountMWI:
         self._retry: DelayedCall | None = None
         self._ending: list[Deferred[None]] | None = None  # waiters of an unsubscription in progress
         self._guard: DelayedCall | None = None
+        self._watch = _ChangeWatch(self)
 
     @property
     def active(self) -> bool:
@@ -105,6 +106,7 @@ class AccountMWI:
             return
         self._wanted = True
         self.unsupported = None
+        self._watch.start()
         if self._ending is None:
             self._begin()
         # else: the unsubscription in progress calls _begin() when it is over
@@ -112,6 +114,7 @@ class AccountMWI:
     def stop(self) -> Deferred[None]:
         """Unsubscribe; the Deferred fires once the server confirmed, or after the bound."""
         self._wanted = False
+        self._watch.stop()
         return self._end()
 
     def restart(self) -> None:
@@ -279,3 +282,33 @@ class AccountMWI:
         self.failures = 0
         if self._wanted and self._ending is None:  # the final NOTIFY of our own unsubscribe is no news
             self.account._post_("SIPAccountMWIDidGetSummary", message_summary=summary)
+
+
+class _ChangeWatch:
+    """Subscribes again (a new Contact) when the network conditions change or one of the engine's
+    listeners moves: the server would otherwise keep sending NOTIFYs to the old address."""
+
+    NAMES = ("NetworkConditionsDidChange", "SIPEngineTransportDidChange")
+
+    def __init__(self, mwi: AccountMWI) -> None:
+        self.mwi = mwi
+        self._watching = False
+
+    def start(self) -> None:
+        if not self._watching:
+            self._watching = True
+            center = NotificationCenter()
+            center.add_observer(self, name=self.NAMES[0])
+            center.add_observer(self, name=self.NAMES[1], sender=self.mwi.runtime.engine)
+
+    def stop(self) -> None:
+        if self._watching:
+            self._watching = False
+            center = NotificationCenter()
+            center.discard_observer(self, name=self.NAMES[0])
+            center.discard_observer(self, name=self.NAMES[1], sender=self.mwi.runtime.engine)
+
+    def handle_notification(self, notification: Notification) -> None:
+        if self._watching and self.mwi.subscription is not None:
+            log.info("%s: %s: subscribing to message summaries again", self.mwi.account.id, notification.name)
+            self.mwi.restart()

@@ -18,7 +18,7 @@ from sipsimple.core import Subscription
 from sipsimple.core.engine import SIPEngine
 from sipsimple.core.primitives.incoming_subscription import IncomingSubscription, receive_subscribe
 from sipsimple.core.sip.message import SIPRequest, make_response
-from sipsimple.notification import Notification, NotificationCenter
+from sipsimple.notification import Notification, NotificationCenter, NotificationData
 from sipsimple.payloads.messagesummary import CONTENT_TYPE, MessageCounts, MessageSummary
 from tests.conftest import NotificationRecorder
 from tests.core.primitives.servers import TestServer
@@ -425,3 +425,38 @@ def test_stop_twice_and_start_while_stopping_end_once_and_subscribe_again(manage
     loop.wait(ending)
     loop.run_until(lambda: len(server.subscriptions) == 3, what="the third subscription")
     assert mwi.active and wait_summaries(loop, recorder, account, 2)  # the second one ended unannounced
+
+
+def test_a_network_change_subscribes_again_from_the_new_contact(manager, server, loop, recorder, client):
+    """After NetworkConditionsDidChange, or when the listener the Contact names moves, the server
+    must learn the new Contact: the account subscribes again (the old subscription ended first)."""
+    account = make_alice(server)
+    wait_summaries(loop, recorder, account, 1)
+    first = account.mwi.subscription
+    NotificationCenter().post_notification(
+        "NetworkConditionsDidChange", sender=object(), data=NotificationData()
+    )
+    loop.run_until(lambda: len(server.subscriptions) == 2, what="a subscription after the network change")
+    wait_summaries(loop, recorder, account, 2)
+    assert account.mwi.subscription is not first
+    NotificationCenter().post_notification(
+        "SIPEngineTransportDidChange",
+        sender=client,
+        data=NotificationData(transport="udp", old_local_address=None, new_local_address=None),
+    )
+    loop.run_until(lambda: len(server.subscriptions) == 3, what="a subscription after the transport change")
+    wait_summaries(loop, recorder, account, 3)
+    assert server.subscribes[-1].get("Contact").uri == account.contact["udp"]
+
+
+def test_a_network_change_after_stop_subscribes_nothing(manager, server, loop, recorder):
+    account = make_alice(server)
+    wait_summaries(loop, recorder, account, 1)
+    account.message_summary.enabled = False
+    account.save()
+    loop.run_until(lambda: account.mwi.subscription is None, what="the unsubscription")
+    NotificationCenter().post_notification(
+        "NetworkConditionsDidChange", sender=object(), data=NotificationData()
+    )
+    loop.turn(30)
+    assert len(server.subscriptions) == 1

@@ -136,3 +136,42 @@ def test_an_account_that_could_not_route_registers_once_a_transport_appears(
     client.set_udp_port(0)
     loop.run_until(lambda: successes(recorder) == 1, what="a registration without waiting for the back-off")
     assert registrar.contacts() == [str(account.contact["udp"])]
+
+
+def test_a_tcp_registration_registers_again_when_the_registrar_closes_its_connection(
+    manager, registrar, client, loop, recorder
+):
+    """RFC 5626 §4.4: the connection a TCP registration went over is its flow; when the registrar
+    closes it, the binding may be gone with it, so the account registers again over a new one."""
+    account: Any = Account("alice@example.test")
+    account.auth.password = "secret-alice"
+    tcp = registrar.engine.local_address("tcp")
+    account.sip.outbound_proxy = f"127.0.0.1:{tcp.port};transport=tcp"
+    account.sip.register_interval = 600
+    account.enabled = True
+    account.save()
+    loop.run_until(lambda: successes(recorder) == 1, what="the registration over TCP")
+    [connection] = [c for c in client.transports.connections if c.remote.port == tcp.port]
+    registrar.engine.transports.close_connections(connection.local)  # the server drops the flow
+    loop.run_until(lambda: successes(recorder) == 2, what="the registration over a new connection")
+    [closed] = [n for n in recorder.named("SIPEngineTransportDidDisconnect") if n.sender is client]
+    assert closed.data.remote_address == f"127.0.0.1:{tcp.port}"
+    assert [c.local for c in client.transports.connections if c.remote.port == tcp.port] != [connection.local]
+    assert registrar.contacts() == [str(account.contact["tcp"])]
+
+
+def test_a_closed_connection_to_another_server_leaves_the_registration_alone(
+    manager, registrar, client, loop, recorder
+):
+    account = make_alice(registrar)  # over UDP
+    loop.run_until(lambda: successes(recorder) == 1, what="the registration")
+    first = account.registrar.registration
+    NotificationCenter().post_notification(
+        "SIPEngineTransportDidDisconnect",
+        sender=client,
+        data=NotificationData(
+            transport="tcp", local_address="127.0.0.1:1", remote_address="127.0.0.1:2", reason="gone"
+        ),
+    )
+    loop.turn(30)
+    assert account.registrar.registration is first and successes(recorder) == 1
