@@ -145,6 +145,33 @@ def test_an_account_survives_a_kamailio_restart_and_stop_unregisters_it(app, kam
     assert server.location() == {}
 
 
+def test_stop_ends_in_bounded_time_when_kamailio_is_gone(app, kamailio):
+    """Kamailio dies while the account is registered: ``stop()`` still ends, its unregistration
+    bounded by ``unregister_timeout`` (2 s) and not by a UDP transaction's 32 s."""
+    server = kamailio(features=("auth",))
+    recorder = Recorder()
+    NotificationCenter().add_observer(recorder)
+    start(app, recorder, UDP_ONLY)
+
+    def create() -> Any:
+        account: Any = Account("alice@example.test")
+        account.auth.password = server.users["alice"].password
+        account.sip.outbound_proxy = f"127.0.0.1:{server.sip_port};transport=udp"
+        account.enabled = True
+        account.save()
+        return account
+
+    app.twisted_thread.call_and_wait(create, timeout=WAIT)
+    wait_for(lambda: recorder.count("SIPAccountRegistrationDidSucceed"), what="the registration")
+    server.stop()
+    app.stop()
+    # well inside the 32 s a UDP transaction would take: the bound is 2 s + a 1 s guard
+    wait_for(lambda: recorder.count("SIPApplicationDidEnd"), timeout=10.0, what="the application to end")
+    names = recorder.names()
+    assert "SIPAccountRegistrationDidEnd" not in names  # nobody confirmed the removal
+    assert names.index("SIPAccountDidDeactivate") < names.index("SIPApplicationDidEnd")
+
+
 def test_the_bonjour_account_announces_itself_and_reports_its_neighbours():
     """With the BonjourAccount enabled (mDNS on 127.0.0.1 only), a peer publishing its own services
     is reported as a neighbour with the account as sender; the peer finds the account's contact, sees
