@@ -57,6 +57,17 @@ def pkgconfig(*packages: str) -> dict[str, list[str]]:
 
 COMMON_CFLAGS = ["-O2", "-Wall", "-Wno-unused-function", "-Wno-unreachable-code"]
 
+# The C codec layer linked into sipsimple.core.media._codecs (sipsimple/core/media/csrc/<name>.c).
+MEDIA_CODEC_SOURCES = [
+    "codec_registry",
+    "codec_g711",
+    "codec_g722",
+    "codec_gsm",
+    "codec_speex",
+    "codec_opus",
+    "plc",
+]
+
 
 def extension(name: str, sources: list[str], packages: tuple[str, ...] = (), **kwargs) -> Extension:
     options = pkgconfig(*packages)
@@ -71,6 +82,38 @@ EXTENSIONS = [
     extension("sipsimple.core.sip._scanner", ["sipsimple/core/sip/_scanner.pyx"]),
     # Fast parsers for the frozen Via/From/To/Contact/CSeq/Call-ID values (Python parsers as fallback).
     extension("sipsimple.core.sip._fastparse", ["sipsimple/core/sip/_fastparse.pyx"]),
+    # Audio codecs (C, csrc/codec.h): G.711 and PLC are ours; libgsm has no pkg-config file.
+    extension(
+        "sipsimple.core.media._codecs",
+        ["sipsimple/core/media/_codecs.pyx"]
+        + [f"sipsimple/core/media/csrc/{name}.c" for name in MEDIA_CODEC_SOURCES],
+        packages=("opus", "speex", "spandsp"),
+        include_dirs=["sipsimple/core/media/csrc"],
+        libraries=["gsm", "m"],
+    ),
+    # RTP/RTCP packets and statistics, jitter buffer, RFC 4733 events (C, csrc/rtp_api.h); no libraries.
+    extension(
+        "sipsimple.core.media._rtp",
+        ["sipsimple/core/media/_rtp.pyx"]
+        + [f"sipsimple/core/media/csrc/{name}.c" for name in ("rtp", "rtcp", "jbuf", "dtmf")],
+        include_dirs=["sipsimple/core/media/csrc"],
+    ),
+    # Media event queue (C, csrc/events.h): native threads -> eventfd -> the Twisted thread.
+    extension(
+        "sipsimple.core.media._events",
+        ["sipsimple/core/media/_events.pyx", "sipsimple/core/media/csrc/events.c"],
+        include_dirs=["sipsimple/core/media/csrc"],
+        libraries=["pthread"],
+    ),
+    # Audio mixer, clock thread, WAV/tone/null/file ports (C, csrc/mixer.h, port.h); speexdsp.
+    extension(
+        "sipsimple.core.media._mixer",
+        ["sipsimple/core/media/_mixer.pyx"]
+        + [f"sipsimple/core/media/csrc/{name}.c" for name in ("mixer", "clock", "wav", "tone", "devices")],
+        packages=("speexdsp",),
+        include_dirs=["sipsimple/core/media/csrc"],
+        libraries=["pthread", "m"],
+    ),
 ]
 
 

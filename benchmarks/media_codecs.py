@@ -1,0 +1,94 @@
+"""Cost of the audio codecs (sipsimple.core.media._codecs) per 20 ms frame, on one core.
+
+For every codec, on a speech-like signal (tones with a syllable envelope, plus noise):
+  * C: µs to encode one 20 ms frame and to decode one packet, measured inside C with the GIL
+    released and no Python in the loop (what the mixer and the RTP stream will pay);
+  * Python API: µs for ``Encoder.encode()`` + ``Decoder.decode()`` of one frame from Python;
+  * the µs of codec CPU per call-second (50 frames each way) and the payload size.
+Baselines measured in the same run:
+  * a trivial pass through the same Python call shape (``bytes(frame)``), the floor of any
+    per-frame Python call;
+  * Python's own G.711 mu-law formula loop over one 20 ms frame (what PCMU would cost without C,
+    now that ``audioop`` is gone from Python 3.13).
+
+Run: .venv/bin/python benchmarks/media_codecs.py [seconds per figure, default 1]
+Not a test: nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+from array import array
+
+from _common import pin_to_one_core, rate
+
+from sipsimple.core.media import _codecs
+
+
+def speech_like(sample_rate: int, seconds: float) -> bytes:
+    rng = random.Random(7)
+    tones = ((220.0, 2500.0), (470.0, 2000.0), (910.0, 1800.0), (1630.0, 1200.0), (2450.0, 800.0))
+    out = array("h")
+    for i in range(int(sample_rate * seconds)):
+        t = i / sample_rate
+        value = (0.6 + 0.4 * math.sin(8 * math.pi * t)) * sum(
+            a * math.sin(2 * math.pi * f * t) for f, a in tones
+        )
+        out.append(max(-32768, min(32767, round(value + rng.gauss(0, 80)))))
+    return out.tobytes()
+
+
+def python_ulaw(frame: bytes) -> bytes:
+    """G.711 mu-law from its formulas, in plain Python (the baseline)."""
+    out = bytearray()
+    for x in array("h", frame):
+        magnitude = min(((x if x >= 0 else ~x) >> 2) + 33, 0x1FFF)
+        segment = magnitude.bit_length() - 6
+        code = (segment << 4 | (magnitude >> (segment + 1)) & 0xF) ^ 0x7F
+        out.append(code | 0x80 if x >= 0 else code)
+    return bytes(out)
+
+
+def main() -> None:
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
+    pin_to_one_core()
+    print(f"codec libraries: {_codecs.library_versions()}")
+    print(
+        f"{'codec':<14}{'C encode':>10}{'C decode':>10}{'C µs/call-s':>13}{'Python enc+dec':>16}{'bytes':>7}"
+    )
+    pcm8k = speech_like(8000, 1.0)
+    for info in _codecs.available_codecs():
+        pcm = speech_like(info.clock_rate, 1.0)
+        frame = info.clock_rate // 50
+        iterations = max(50, int(20000 * seconds))
+        encode_ns, decode_ns = _codecs._time_codec(info.name, info.clock_rate, pcm, frame, iterations)
+        encode_us, decode_us = encode_ns / iterations / 1000, decode_ns / iterations / 1000
+        encoder, decoder = (
+            _codecs.Encoder(info.name, info.clock_rate),
+            _codecs.Decoder(info.name, info.clock_rate),
+        )
+        one = pcm[: 2 * frame]
+        payload = encoder.encode(one)
+
+        def both(data: bytes, encoder=encoder, decoder=decoder) -> None:
+            decoder.decode(encoder.encode(data))
+
+        python_us = 1e6 / rate(both, one, seconds)
+        label = f"{info.name}/{info.clock_rate}"
+        per_second = 50 * (encode_us + decode_us)
+        print(
+            f"{label:<14}{encode_us:>9.2f} {decode_us:>9.2f} {per_second:>12.1f} {python_us:>15.2f} {len(payload):>6}"
+        )
+    frame8k = pcm8k[:320]
+    print("baselines (20 ms at 8 kHz):")
+    print(f"  bytes(frame) through one Python call:   {1e6 / rate(bytes, frame8k, seconds):8.2f} µs")
+    print(
+        f"  mu-law formula loop in Python:          {1e6 / rate(python_ulaw, frame8k, seconds / 4):8.2f} µs"
+    )
+    assert python_ulaw(frame8k) == _codecs.Encoder("PCMU").encode(frame8k), "baseline is not G.711"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+/*
+ * codec_g722.c - G.722 at 64 kbit/s (spandsp's bit-exact implementation).
+ *
+ * 16 kHz audio, but 8000 RTP timestamp units per second (RFC 3551 section 4.5.2 keeps the rate
+ * of the original, erroneous, registration). One byte carries two samples. spandsp has no packet
+ * loss concealment: plc.c conceals at 16 kHz.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <spandsp/telephony.h> /* needs <stdint.h> first */
+#include <spandsp/g722.h>
+
+#include "codec_impl.h"
+#include "plc.h"
+
+typedef struct g722_state {
+    media_codec_state base;
+    g722_encode_state_t *encoder;
+    g722_decode_state_t *decoder;
+    media_plc plc;
+} g722_state;
+
+static void g722_destroy(media_codec_state *base)
+{
+    g722_state *state = (g722_state *)base;
+    if (state->encoder)
+        g722_encode_free(state->encoder);
+    if (state->decoder)
+        g722_decode_free(state->decoder);
+    free(state);
+}
+
+static int g722_create(const media_codec *codec, const media_codec_params *params,
+                       media_codec_state **out)
+{
+    g722_state *state = calloc(1, sizeof(*state));
+    if (state == NULL)
+        return MEDIA_CODEC_ENOMEM;
+    int status = media_codec_state_init(&state->base, codec, params, 1, 0);
+    if (status < 0) {
+        free(state);
+        return status;
+    }
+    if (media_codec_can(&state->base, MEDIA_CODEC_ENCODER)) {
+        state->encoder = g722_encode_init(NULL, 64000, 0);
+        if (state->encoder == NULL) {
+            g722_destroy(&state->base);
+            return MEDIA_CODEC_ENOMEM;
+        }
+    }
+    if (media_codec_can(&state->base, MEDIA_CODEC_DECODER)) {
+        state->decoder = g722_decode_init(NULL, 64000, 0);
+        if (state->decoder == NULL) {
+            g722_destroy(&state->base);
+            return MEDIA_CODEC_ENOMEM;
+        }
+    }
+    media_plc_init(&state->plc, 16000);
+    *out = &state->base;
+    return MEDIA_CODEC_OK;
+}
+
+static int g722_encode_frame(media_codec_state *base, const int16_t *pcm, size_t n, uint8_t *out,
+                             size_t cap)
+{
+    g722_state *state = (g722_state *)base;
+    if (!media_codec_can(base, MEDIA_CODEC_ENCODER))
+        return MEDIA_CODEC_EDIRECTION;
+    if (pcm == NULL || out == NULL || n > INT_MAX)
+        return MEDIA_CODEC_EINVAL;
+    if (n == 0 || n % 2)
+        return MEDIA_CODEC_EFRAME;
+    if (cap < n / 2)
+        return MEDIA_CODEC_ENOSPACE;
+    int written = g722_encode(state->encoder, out, pcm, (int)n);
+    return written == (int)(n / 2) ? written : MEDIA_CODEC_ELIBRARY;
+}
+
+static int g722_decode_frame(media_codec_state *base, const uint8_t *payload, size_t len, int16_t *pcm,
+                             size_t cap)
+{
+    g722_state *state = (g722_state *)base;
+    if (!media_codec_can(base, MEDIA_CODEC_DECODER))
+        return MEDIA_CODEC_EDIRECTION;
+    if (payload == NULL || pcm == NULL || len > INT_MAX / 2)
+        return MEDIA_CODEC_EINVAL;
+    if (len == 0)
+        return MEDIA_CODEC_ECORRUPT;
+    if (cap < 2 * len)
+        return MEDIA_CODEC_ENOSPACE;
+    int samples = g722_decode(state->decoder, pcm, payload, (int)len);
+    if (samples != (int)(2 * len))
+        return MEDIA_CODEC_ELIBRARY;
+    media_plc_good(&state->plc, pcm, (size_t)samples);
+    return samples;
+}
+
+static int g722_conceal(media_codec_state *base, int16_t *pcm, size_t n)
+{
+    if (!media_codec_can(base, MEDIA_CODEC_DECODER))
+        return MEDIA_CODEC_EDIRECTION;
+    if (pcm == NULL || n == 0 || n > INT_MAX)
+        return MEDIA_CODEC_EINVAL;
+    media_plc_conceal(&((g722_state *)base)->plc, pcm, n);
+    return (int)n;
+}
+
+static size_t g722_encoded_bound(const media_codec_state *state, size_t n)
+{
+    (void)state;
+    return n / 2;
+}
+
+static size_t g722_decoded_bound(const media_codec_state *state, const uint8_t *payload, size_t len)
+{
+    (void)state;
+    (void)payload;
+    return 2 * len;
+}
+
+const media_codec media_codec_g722 = {
+    .name = "G722",
+    .payload_type = 9,
+    .static_payload_type = 1,
+    .rtp_channels = 1,
+    .clock_rate = 16000,
+    .rtp_clock_rate = 8000,
+    .frame_quantum = 2,
+    .frame_durations_us = {10000, 20000, 30000, 40000, 60000},
+    .create = g722_create,
+    .destroy = g722_destroy,
+    .encode = g722_encode_frame,
+    .decode = g722_decode_frame,
+    .conceal = g722_conceal,
+    .recover = media_codec_recover_by_concealing,
+    .encoded_bound = g722_encoded_bound,
+    .decoded_bound = g722_decoded_bound,
+    .set_fmtp = NULL,
+};

@@ -1,0 +1,730 @@
+/*
+ * mixer.c - the conference mixer (see mixer.h for the model and the threading rules).
+ *
+ * Layout: an array of slots; slot 0 is the device. Each sink slot has a list of the slots it
+ * hears, kept in one (slots x slots) table of uint16 indexes so that connections survive a device
+ * change and cost no allocation. A slot's buffers and converters (slot_res) are allocated before
+ * the lock is taken and freed after it is released, so the lock is held only for pointer updates.
+ *
+ * Gains are Q12 fixed point (4096 = unity). Levels keep the peak and the sum of squares of the
+ * last frame; the RMS is computed when asked for.
+ */
+#include "mixer.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <speex/speex_echo.h>
+#include <speex/speex_resampler.h>
+
+#define UNITY_GAIN 4096
+/* Quality 3 ("VoIP"): a 48-tap filter, the cheapest speexdsp setting that still uses its direct
+ * (non-interpolated) tables for the usual rate pairs; about 15 us per 20 ms frame for 8k <-> 48k
+ * both ways on the benchmark machine (quality 4: about 19 us). */
+#define RESAMPLER_QUALITY SPEEX_RESAMPLER_QUALITY_VOIP
+#define MAX_EC_TAIL_MS 1000u
+
+/* The per-sample loops: vectorised, with an AVX2 clone picked at load time where the CPU has it. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+#define HOT __attribute__((hot, optimize("O3"), target_clones("avx2", "default")))
+#elif defined(__GNUC__) && !defined(__clang__)
+#define HOT __attribute__((hot, optimize("O3")))
+#else
+#define HOT
+#endif
+
+typedef struct conv {
+    SpeexResamplerState *resampler; /* NULL when the port runs at the mixer's rate */
+    uint32_t rate, channels, spf;   /* the port's format */
+    int16_t *mono;                  /* spf samples, for stereo ports */
+    int identity;                   /* mono at the mixer's rate: no conversion at all */
+} conv_t;
+
+typedef struct slot_res {
+    conv_t rx, tx;
+    int16_t *io;    /* one frame in the port's format */
+    int16_t *frame; /* the source's frame of this tick, in the mixer's format */
+} slot_res_t;
+
+typedef struct slot {
+    int used;
+    int active; /* frame holds sound this tick */
+    media_port_t *src;
+    media_port_t *dst;
+    slot_res_t res;
+    uint32_t n_sources;
+    int32_t gain[2];
+    uint32_t rx_peak, tx_peak;
+    uint64_t rx_sumsq, tx_sumsq;
+} slot_t;
+
+struct media_mixer {
+    pthread_mutex_t lock;
+    uint32_t rate, frame_ms, spf, total; /* total = slot_count + 1 */
+    uint32_t used;                       /* ports in slots 1.. */
+    slot_t *slots;
+    uint16_t *sources; /* total x total: row d lists the slots that d hears */
+    int32_t *acc;
+    int16_t *mix;
+    int muted;
+    SpeexEchoState *ec;
+    int16_t *ec_play; /* what the device played on the previous tick */
+    int16_t *ec_out;
+    media_mixer_stats_t stats;
+};
+
+const char *media_mixer_strerror(int status)
+{
+    switch (status) {
+    case MEDIA_MIXER_OK:
+        return "success";
+    case MEDIA_MIXER_EINVAL:
+        return "invalid argument";
+    case MEDIA_MIXER_ENOMEM:
+        return "out of memory";
+    case MEDIA_MIXER_EFULL:
+        return "no free slot in the mixer";
+    case MEDIA_MIXER_ESLOT:
+        return "no port in that slot";
+    case MEDIA_MIXER_EDIRECTION:
+        return "the source slot does not produce audio or the destination slot does not consume it";
+    case MEDIA_MIXER_EFORMAT:
+        return "the port's clock rate, channels or frame time do not fit the mixer";
+    default:
+        return "unknown mixer error";
+    }
+}
+
+/* -- sample helpers -------------------------------------------------------------------------- */
+
+static inline int16_t clamp16(int32_t v)
+{
+    return v > 32767 ? 32767 : (v < -32768 ? -32768 : (int16_t)v);
+}
+
+static HOT void apply_gain(int16_t *x, uint32_t n, int32_t gain)
+{
+    for (uint32_t i = 0; i < n; i++)
+        x[i] = clamp16((x[i] * gain) >> 12);
+}
+
+static HOT void measure(const int16_t *x, uint32_t n, uint32_t *peak, uint64_t *sumsq)
+{
+    int16_t high = 0, low = 0;
+    uint64_t s = 0;
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        high = x[i] > high ? x[i] : high;
+        low = x[i] < low ? x[i] : low;
+    }
+    /* two squares (each <= 2^30) fit an unsigned 32-bit sum: the pairs vectorise well */
+    for (i = 0; i + 1 < n; i += 2)
+        s += (uint32_t)(x[i] * x[i]) + (uint32_t)(x[i + 1] * x[i + 1]);
+    if (i < n)
+        s += (uint32_t)(x[i] * x[i]);
+    *peak = (uint32_t)(high > -(int32_t)low ? high : -(int32_t)low);
+    *sumsq = s;
+}
+
+static HOT void add2(int32_t *acc, const int16_t *a, const int16_t *b, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        acc[i] = (int32_t)a[i] + b[i];
+}
+
+static HOT void add1(int32_t *acc, const int16_t *a, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        acc[i] += a[i];
+}
+
+static HOT void saturate(int16_t *out, const int32_t *acc, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = clamp16(acc[i]);
+}
+
+/* -- format conversion ----------------------------------------------------------------------- */
+
+static int conv_init(conv_t *c, const media_port_t *port, uint32_t mixer_rate, int into_mixer)
+{
+    memset(c, 0, sizeof(*c));
+    if (port == NULL)
+        return MEDIA_MIXER_OK;
+    c->rate = port->clock_rate;
+    c->channels = port->channels;
+    c->spf = port->samples_per_frame;
+    if (c->rate != mixer_rate) {
+        int err = 0;
+        c->resampler = into_mixer ? speex_resampler_init(1, c->rate, mixer_rate, RESAMPLER_QUALITY, &err)
+                                  : speex_resampler_init(1, mixer_rate, c->rate, RESAMPLER_QUALITY, &err);
+        if (c->resampler == NULL)
+            return MEDIA_MIXER_ENOMEM;
+    }
+    if (c->channels == 2) {
+        c->mono = malloc(c->spf * sizeof(int16_t));
+        if (c->mono == NULL)
+            return MEDIA_MIXER_ENOMEM;
+    }
+    c->identity = c->resampler == NULL && c->channels == 1;
+    return MEDIA_MIXER_OK;
+}
+
+static void conv_free(conv_t *c)
+{
+    if (c->resampler)
+        speex_resampler_destroy(c->resampler);
+    free(c->mono);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Port frame -> mono frame at the mixer's rate (n samples). */
+static void conv_in(media_mixer_t *m, conv_t *c, const int16_t *in, int16_t *out)
+{
+    const int16_t *mono = in;
+    uint32_t n = m->spf;
+    if (c->channels == 2) {
+        int16_t *dst = c->resampler ? c->mono : out;
+        for (uint32_t i = 0; i < c->spf; i++)
+            dst[i] = (int16_t)(((int32_t)in[2 * i] + in[2 * i + 1]) >> 1);
+        mono = dst;
+    }
+    if (c->resampler) {
+        spx_uint32_t in_len = c->spf, out_len = n;
+        speex_resampler_process_int(c->resampler, 0, mono, &in_len, out, &out_len);
+        if (out_len < n) {
+            memset(out + out_len, 0, (n - out_len) * sizeof(int16_t));
+            m->stats.resample_short++;
+        }
+    } else if (mono != out) {
+        memcpy(out, mono, n * sizeof(int16_t));
+    }
+}
+
+/* Mono frame at the mixer's rate -> port frame. */
+static void conv_out(media_mixer_t *m, conv_t *c, const int16_t *in, int16_t *out)
+{
+    const int16_t *mono = in;
+    if (c->resampler) {
+        int16_t *dst = c->channels == 2 ? c->mono : out;
+        spx_uint32_t in_len = m->spf, out_len = c->spf;
+        speex_resampler_process_int(c->resampler, 0, in, &in_len, dst, &out_len);
+        if (out_len < c->spf) {
+            memset(dst + out_len, 0, (c->spf - out_len) * sizeof(int16_t));
+            m->stats.resample_short++;
+        }
+        mono = dst;
+    }
+    if (c->channels == 2) {
+        for (uint32_t i = 0; i < c->spf; i++)
+            out[2 * i] = out[2 * i + 1] = mono[i];
+    } else if (mono != out) {
+        memcpy(out, mono, c->spf * sizeof(int16_t));
+    }
+}
+
+/* -- slot resources -------------------------------------------------------------------------- */
+
+static void res_free(slot_res_t *r)
+{
+    conv_free(&r->rx);
+    conv_free(&r->tx);
+    free(r->io);
+    free(r->frame);
+    memset(r, 0, sizeof(*r));
+}
+
+static int res_alloc(media_mixer_t *m, slot_res_t *r, const media_port_t *src, const media_port_t *dst)
+{
+    size_t io = 0;
+    int status;
+    memset(r, 0, sizeof(*r));
+    if ((status = conv_init(&r->rx, src, m->rate, 1)) != MEDIA_MIXER_OK ||
+        (status = conv_init(&r->tx, dst, m->rate, 0)) != MEDIA_MIXER_OK)
+        goto fail;
+    status = MEDIA_MIXER_ENOMEM;
+    if (src) {
+        io = (size_t)src->samples_per_frame * src->channels;
+        if ((r->frame = malloc(m->spf * sizeof(int16_t))) == NULL)
+            goto fail;
+    }
+    if (dst && (size_t)dst->samples_per_frame * dst->channels > io)
+        io = (size_t)dst->samples_per_frame * dst->channels;
+    if (io && (r->io = malloc(io * sizeof(int16_t))) == NULL)
+        goto fail;
+    return MEDIA_MIXER_OK;
+fail:
+    res_free(r);
+    return status;
+}
+
+static int check_port(const media_mixer_t *m, const media_port_t *p)
+{
+    if (p->get_frame == NULL && p->put_frame == NULL)
+        return MEDIA_MIXER_EDIRECTION;
+    if (p->clock_rate < MEDIA_PORT_MIN_RATE || p->clock_rate > MEDIA_PORT_MAX_RATE || p->channels < 1 ||
+        p->channels > MEDIA_PORT_MAX_CHANNELS || p->samples_per_frame == 0 ||
+        (uint64_t)p->samples_per_frame * 1000u != (uint64_t)p->clock_rate * m->frame_ms)
+        return MEDIA_MIXER_EFORMAT;
+    return MEDIA_MIXER_OK;
+}
+
+/* Removes `src` from every sink's list (lock held). */
+static void forget_source(media_mixer_t *m, uint32_t src)
+{
+    for (uint32_t d = 0; d < m->total; d++) {
+        slot_t *sl = &m->slots[d];
+        uint16_t *list = &m->sources[(size_t)d * m->total];
+        for (uint32_t i = 0; i < sl->n_sources; i++) {
+            if (list[i] == src) {
+                list[i] = list[--sl->n_sources];
+                break;
+            }
+        }
+    }
+}
+
+/* -- life cycle ------------------------------------------------------------------------------ */
+
+int media_mixer_create(uint32_t clock_rate, uint32_t frame_ms, uint32_t slot_count, media_mixer_t **out)
+{
+    media_mixer_t *m;
+    *out = NULL;
+    if ((frame_ms != 10 && frame_ms != 20) || clock_rate < MEDIA_PORT_MIN_RATE ||
+        clock_rate > MEDIA_PORT_MAX_RATE || clock_rate * frame_ms % 1000u != 0 || slot_count < 1 ||
+        slot_count >= MEDIA_MIXER_MAX_SLOTS)
+        return MEDIA_MIXER_EINVAL;
+    if ((m = calloc(1, sizeof(*m))) == NULL)
+        return MEDIA_MIXER_ENOMEM;
+    m->rate = clock_rate;
+    m->frame_ms = frame_ms;
+    m->spf = clock_rate * frame_ms / 1000u;
+    m->total = slot_count + 1;
+    m->slots = calloc(m->total, sizeof(slot_t));
+    m->sources = calloc((size_t)m->total * m->total, sizeof(uint16_t));
+    m->acc = calloc(m->spf, sizeof(int32_t));
+    m->mix = calloc(m->spf, sizeof(int16_t));
+    if (m->slots == NULL || m->sources == NULL || m->acc == NULL || m->mix == NULL ||
+        pthread_mutex_init(&m->lock, NULL) != 0) {
+        free(m->slots);
+        free(m->sources);
+        free(m->acc);
+        free(m->mix);
+        free(m);
+        return MEDIA_MIXER_ENOMEM;
+    }
+    for (uint32_t s = 0; s < m->total; s++)
+        m->slots[s].gain[0] = m->slots[s].gain[1] = UNITY_GAIN;
+    m->slots[0].used = 1; /* the device slot exists even before a device is set */
+    *out = m;
+    return MEDIA_MIXER_OK;
+}
+
+void media_mixer_destroy(media_mixer_t *m)
+{
+    if (m == NULL)
+        return;
+    for (uint32_t s = 0; s < m->total; s++)
+        res_free(&m->slots[s].res);
+    if (m->ec)
+        speex_echo_state_destroy(m->ec);
+    free(m->ec_play);
+    free(m->ec_out);
+    pthread_mutex_destroy(&m->lock);
+    free(m->slots);
+    free(m->sources);
+    free(m->acc);
+    free(m->mix);
+    free(m);
+}
+
+uint32_t media_mixer_clock_rate(const media_mixer_t *m) { return m->rate; }
+uint32_t media_mixer_frame_ms(const media_mixer_t *m) { return m->frame_ms; }
+uint32_t media_mixer_samples_per_frame(const media_mixer_t *m) { return m->spf; }
+uint32_t media_mixer_slot_count(const media_mixer_t *m) { return m->total - 1; }
+
+uint32_t media_mixer_used_slot_count(media_mixer_t *m)
+{
+    uint32_t n;
+    pthread_mutex_lock(&m->lock);
+    n = m->used;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+/* -- ports ----------------------------------------------------------------------------------- */
+
+int media_mixer_set_device(media_mixer_t *m, media_port_t *capture, media_port_t *playback)
+{
+    slot_res_t res, old;
+    slot_t *sl = &m->slots[0];
+    int status = MEDIA_MIXER_OK;
+    if (capture && (capture->get_frame == NULL || (status = check_port(m, capture)) != MEDIA_MIXER_OK))
+        return capture->get_frame == NULL ? MEDIA_MIXER_EDIRECTION : status;
+    if (playback && (playback->put_frame == NULL || (status = check_port(m, playback)) != MEDIA_MIXER_OK))
+        return playback->put_frame == NULL ? MEDIA_MIXER_EDIRECTION : status;
+    if ((status = res_alloc(m, &res, capture, playback)) != MEDIA_MIXER_OK)
+        return status;
+    pthread_mutex_lock(&m->lock);
+    old = sl->res;
+    sl->res = res;
+    sl->src = capture;
+    sl->dst = playback;
+    sl->active = 0;
+    sl->rx_peak = sl->tx_peak = 0;
+    sl->rx_sumsq = sl->tx_sumsq = 0;
+    if (capture == NULL)
+        forget_source(m, 0);
+    if (playback == NULL)
+        sl->n_sources = 0;
+    if (m->ec) {
+        speex_echo_state_reset(m->ec);
+        memset(m->ec_play, 0, m->spf * sizeof(int16_t));
+    }
+    pthread_mutex_unlock(&m->lock);
+    res_free(&old);
+    return MEDIA_MIXER_OK;
+}
+
+int media_mixer_add_port(media_mixer_t *m, media_port_t *port, uint32_t *slot)
+{
+    slot_res_t res;
+    int status;
+    uint32_t s;
+    if (port == NULL)
+        return MEDIA_MIXER_EINVAL;
+    if ((status = check_port(m, port)) != MEDIA_MIXER_OK)
+        return status;
+    if ((status = res_alloc(m, &res, port->get_frame ? port : NULL, port->put_frame ? port : NULL)) !=
+        MEDIA_MIXER_OK)
+        return status;
+    pthread_mutex_lock(&m->lock);
+    for (s = 1; s < m->total && m->slots[s].used; s++)
+        ;
+    if (s == m->total) {
+        pthread_mutex_unlock(&m->lock);
+        res_free(&res);
+        return MEDIA_MIXER_EFULL;
+    }
+    slot_t *sl = &m->slots[s];
+    sl->used = 1;
+    sl->active = 0;
+    sl->src = port->get_frame ? port : NULL;
+    sl->dst = port->put_frame ? port : NULL;
+    sl->res = res;
+    sl->n_sources = 0;
+    sl->gain[0] = sl->gain[1] = UNITY_GAIN;
+    sl->rx_peak = sl->tx_peak = 0;
+    sl->rx_sumsq = sl->tx_sumsq = 0;
+    m->used++;
+    pthread_mutex_unlock(&m->lock);
+    *slot = s;
+    return MEDIA_MIXER_OK;
+}
+
+int media_mixer_remove_port(media_mixer_t *m, uint32_t s)
+{
+    slot_res_t res;
+    if (s == 0 || s >= m->total)
+        return MEDIA_MIXER_ESLOT;
+    pthread_mutex_lock(&m->lock);
+    slot_t *sl = &m->slots[s];
+    if (!sl->used) {
+        pthread_mutex_unlock(&m->lock);
+        return MEDIA_MIXER_ESLOT;
+    }
+    forget_source(m, s);
+    sl->n_sources = 0;
+    sl->used = 0;
+    sl->active = 0;
+    sl->src = sl->dst = NULL;
+    res = sl->res;
+    memset(&sl->res, 0, sizeof(sl->res));
+    m->used--;
+    pthread_mutex_unlock(&m->lock);
+    res_free(&res);
+    return MEDIA_MIXER_OK;
+}
+
+/* -- connections ----------------------------------------------------------------------------- */
+
+static int find_source(const media_mixer_t *m, uint32_t src, uint32_t dst)
+{
+    const uint16_t *list = &m->sources[(size_t)dst * m->total];
+    for (uint32_t i = 0; i < m->slots[dst].n_sources; i++)
+        if (list[i] == src)
+            return (int)i;
+    return -1;
+}
+
+static int check_pair(const media_mixer_t *m, uint32_t src, uint32_t dst)
+{
+    if (src >= m->total || dst >= m->total || !m->slots[src].used || !m->slots[dst].used)
+        return MEDIA_MIXER_ESLOT;
+    if (m->slots[src].src == NULL || m->slots[dst].dst == NULL)
+        return MEDIA_MIXER_EDIRECTION;
+    return MEDIA_MIXER_OK;
+}
+
+int media_mixer_connect(media_mixer_t *m, uint32_t src, uint32_t dst)
+{
+    int status;
+    pthread_mutex_lock(&m->lock);
+    status = check_pair(m, src, dst);
+    if (status == MEDIA_MIXER_OK && find_source(m, src, dst) < 0) {
+        m->sources[(size_t)dst * m->total + m->slots[dst].n_sources] = (uint16_t)src;
+        m->slots[dst].n_sources++;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return status;
+}
+
+int media_mixer_disconnect(media_mixer_t *m, uint32_t src, uint32_t dst)
+{
+    int status = MEDIA_MIXER_OK, i;
+    pthread_mutex_lock(&m->lock);
+    if (src >= m->total || dst >= m->total || !m->slots[src].used || !m->slots[dst].used)
+        status = MEDIA_MIXER_ESLOT;
+    else if ((i = find_source(m, src, dst)) >= 0) {
+        uint16_t *list = &m->sources[(size_t)dst * m->total];
+        list[i] = list[--m->slots[dst].n_sources];
+    }
+    pthread_mutex_unlock(&m->lock);
+    return status;
+}
+
+int media_mixer_is_connected(media_mixer_t *m, uint32_t src, uint32_t dst)
+{
+    int found;
+    if (src >= m->total || dst >= m->total)
+        return 0;
+    pthread_mutex_lock(&m->lock);
+    found = find_source(m, src, dst) >= 0;
+    pthread_mutex_unlock(&m->lock);
+    return found;
+}
+
+static int compare_pairs(const void *a, const void *b)
+{
+    const uint32_t *x = a, *y = b;
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    return x[1] < y[1] ? -1 : (x[1] > y[1]);
+}
+
+size_t media_mixer_connections(media_mixer_t *m, uint32_t *pairs, size_t max)
+{
+    size_t count = 0;
+    pthread_mutex_lock(&m->lock);
+    for (uint32_t d = 0; d < m->total; d++) {
+        const uint16_t *list = &m->sources[(size_t)d * m->total];
+        for (uint32_t i = 0; i < m->slots[d].n_sources; i++, count++) {
+            if (count < max) {
+                pairs[2 * count] = list[i];
+                pairs[2 * count + 1] = d;
+            }
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    qsort(pairs, count < max ? count : max, 2 * sizeof(uint32_t), compare_pairs);
+    return count;
+}
+
+/* -- volume, echo canceller, levels ---------------------------------------------------------- */
+
+int media_mixer_set_gain(media_mixer_t *m, uint32_t s, int direction, uint32_t percent)
+{
+    int status = MEDIA_MIXER_OK;
+    if (percent > MEDIA_MIXER_MAX_GAIN || (direction != MEDIA_MIXER_RX && direction != MEDIA_MIXER_TX))
+        return MEDIA_MIXER_EINVAL;
+    pthread_mutex_lock(&m->lock);
+    if (s >= m->total || !m->slots[s].used)
+        status = MEDIA_MIXER_ESLOT;
+    else
+        m->slots[s].gain[direction] = (int32_t)((percent * UNITY_GAIN + 50) / 100);
+    pthread_mutex_unlock(&m->lock);
+    return status;
+}
+
+void media_mixer_set_muted(media_mixer_t *m, int muted)
+{
+    pthread_mutex_lock(&m->lock);
+    m->muted = muted != 0;
+    pthread_mutex_unlock(&m->lock);
+}
+
+int media_mixer_set_echo_canceller(media_mixer_t *m, uint32_t tail_ms)
+{
+    SpeexEchoState *ec = NULL, *old_ec;
+    int16_t *play = NULL, *out = NULL, *old_play, *old_out;
+    if (tail_ms > MAX_EC_TAIL_MS)
+        return MEDIA_MIXER_EINVAL;
+    if (tail_ms) {
+        int rate = (int)m->rate;
+        ec = speex_echo_state_init((int)m->spf, (int)(tail_ms * m->rate / 1000u));
+        play = calloc(m->spf, sizeof(int16_t));
+        out = malloc(m->spf * sizeof(int16_t));
+        if (ec == NULL || play == NULL || out == NULL) {
+            if (ec)
+                speex_echo_state_destroy(ec);
+            free(play);
+            free(out);
+            return MEDIA_MIXER_ENOMEM;
+        }
+        speex_echo_ctl(ec, SPEEX_ECHO_SET_SAMPLING_RATE, &rate);
+    }
+    pthread_mutex_lock(&m->lock);
+    old_ec = m->ec;
+    old_play = m->ec_play;
+    old_out = m->ec_out;
+    m->ec = ec;
+    m->ec_play = play;
+    m->ec_out = out;
+    pthread_mutex_unlock(&m->lock);
+    if (old_ec)
+        speex_echo_state_destroy(old_ec);
+    free(old_play);
+    free(old_out);
+    return MEDIA_MIXER_OK;
+}
+
+void media_mixer_reset_echo_canceller(media_mixer_t *m)
+{
+    pthread_mutex_lock(&m->lock);
+    if (m->ec) {
+        speex_echo_state_reset(m->ec);
+        memset(m->ec_play, 0, m->spf * sizeof(int16_t));
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+static uint32_t rms(uint64_t sumsq, uint32_t n)
+{
+    return (uint32_t)lround(sqrt((double)sumsq / n));
+}
+
+int media_mixer_levels(media_mixer_t *m, uint32_t s, media_mixer_levels_t *out)
+{
+    int status = MEDIA_MIXER_OK;
+    pthread_mutex_lock(&m->lock);
+    if (s >= m->total || !m->slots[s].used) {
+        status = MEDIA_MIXER_ESLOT;
+    } else {
+        const slot_t *sl = &m->slots[s];
+        out->rx_peak = sl->rx_peak;
+        out->tx_peak = sl->tx_peak;
+        out->rx_rms = rms(sl->rx_sumsq, m->spf);
+        out->tx_rms = rms(sl->tx_sumsq, m->spf);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return status;
+}
+
+void media_mixer_get_stats(media_mixer_t *m, media_mixer_stats_t *out)
+{
+    pthread_mutex_lock(&m->lock);
+    *out = m->stats;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* -- the tick -------------------------------------------------------------------------------- */
+
+static void read_source(media_mixer_t *m, uint32_t s)
+{
+    slot_t *sl = &m->slots[s];
+    slot_res_t *r = &sl->res;
+    int16_t *into = r->rx.identity ? r->frame : r->io;
+    int status;
+
+    sl->active = 0;
+    sl->rx_peak = 0;
+    sl->rx_sumsq = 0;
+    status = sl->src->get_frame(sl->src, into, r->rx.spf);
+    if (status != MEDIA_PORT_OK) {
+        if (status < 0)
+            m->stats.get_errors++;
+        return;
+    }
+    if (!r->rx.identity)
+        conv_in(m, &r->rx, r->io, r->frame);
+    if (s == MEDIA_MIXER_DEVICE_SLOT) {
+        if (m->ec) {
+            speex_echo_cancellation(m->ec, r->frame, m->ec_play, m->ec_out);
+            memcpy(r->frame, m->ec_out, m->spf * sizeof(int16_t));
+        }
+        if (m->muted)
+            return;
+    }
+    if (sl->gain[MEDIA_MIXER_RX] == 0)
+        return;
+    if (sl->gain[MEDIA_MIXER_RX] != UNITY_GAIN)
+        apply_gain(r->frame, m->spf, sl->gain[MEDIA_MIXER_RX]);
+    measure(r->frame, m->spf, &sl->rx_peak, &sl->rx_sumsq);
+    sl->active = 1;
+}
+
+static void write_sink(media_mixer_t *m, uint32_t d)
+{
+    slot_t *sl = &m->slots[d];
+    const uint16_t *list = &m->sources[(size_t)d * m->total];
+    const int16_t *first = NULL;
+    int16_t *out = m->mix;
+    uint32_t n = m->spf, heard = 0;
+    int status;
+
+    for (uint32_t i = 0; i < sl->n_sources; i++) {
+        const slot_t *from = &m->slots[list[i]];
+        if (!from->active)
+            continue;
+        if (heard == 0)
+            first = from->res.frame;
+        else if (heard == 1)
+            add2(m->acc, first, from->res.frame, n);
+        else
+            add1(m->acc, from->res.frame, n);
+        heard++;
+    }
+    if (heard == 0) {
+        memset(out, 0, n * sizeof(int16_t));
+    } else if (heard == 1) {
+        if (sl->gain[MEDIA_MIXER_TX] == UNITY_GAIN)
+            out = (int16_t *)first; /* read only from here on: no copy needed */
+        else
+            memcpy(out, first, n * sizeof(int16_t));
+    } else {
+        saturate(out, m->acc, n);
+    }
+    if (heard && sl->gain[MEDIA_MIXER_TX] != UNITY_GAIN)
+        apply_gain(out, n, sl->gain[MEDIA_MIXER_TX]);
+    if (heard) {
+        measure(out, n, &sl->tx_peak, &sl->tx_sumsq);
+    } else {
+        sl->tx_peak = 0;
+        sl->tx_sumsq = 0;
+    }
+    if (d == MEDIA_MIXER_DEVICE_SLOT && m->ec)
+        memcpy(m->ec_play, out, n * sizeof(int16_t));
+    if (sl->res.tx.identity) {
+        status = sl->dst->put_frame(sl->dst, out, n);
+    } else {
+        conv_out(m, &sl->res.tx, out, sl->res.io);
+        status = sl->dst->put_frame(sl->dst, sl->res.io, sl->res.tx.spf);
+    }
+    if (status < 0)
+        m->stats.put_errors++;
+}
+
+void media_mixer_tick(media_mixer_t *m)
+{
+    pthread_mutex_lock(&m->lock);
+    for (uint32_t s = 0; s < m->total; s++)
+        if (m->slots[s].used && m->slots[s].src)
+            read_source(m, s);
+    for (uint32_t d = 0; d < m->total; d++)
+        if (m->slots[d].used && m->slots[d].dst)
+            write_sink(m, d);
+    m->stats.ticks++;
+    pthread_mutex_unlock(&m->lock);
+}

@@ -1,0 +1,196 @@
+# Declarations of the mixer, clock, WAV, tone and device C code (csrc/mixer.h, clock.h, wav.h,
+# tone.h, devices.h), linked into the _mixer extension (see docs/media-mixer.md).
+
+from libc.stdint cimport int16_t, int32_t, int64_t, uint32_t, uint64_t
+
+from sipsimple.core.media.pxd.media_events cimport media_event_queue_t
+from sipsimple.core.media.pxd.media_port cimport media_port_t
+
+
+cdef extern from "mixer.h" nogil:
+    enum:
+        MEDIA_MIXER_OK
+        MEDIA_MIXER_EINVAL
+        MEDIA_MIXER_ENOMEM
+        MEDIA_MIXER_EFULL
+        MEDIA_MIXER_ESLOT
+        MEDIA_MIXER_EDIRECTION
+        MEDIA_MIXER_EFORMAT
+        MEDIA_MIXER_MAX_GAIN
+        MEDIA_MIXER_DEVICE_SLOT
+        MEDIA_MIXER_MAX_SLOTS
+        MEDIA_MIXER_RX
+        MEDIA_MIXER_TX
+
+    ctypedef struct media_mixer_t:
+        pass
+
+    ctypedef struct media_mixer_levels_t:
+        uint32_t rx_rms, rx_peak, tx_rms, tx_peak
+
+    ctypedef struct media_mixer_stats_t:
+        uint64_t ticks
+        uint64_t get_errors
+        uint64_t put_errors
+        uint64_t resample_short
+
+    const char *media_mixer_strerror(int status)
+    int media_mixer_create(uint32_t clock_rate, uint32_t frame_ms, uint32_t slot_count, media_mixer_t **out)
+    void media_mixer_destroy(media_mixer_t *mixer)
+    uint32_t media_mixer_clock_rate(const media_mixer_t *mixer)
+    uint32_t media_mixer_frame_ms(const media_mixer_t *mixer)
+    uint32_t media_mixer_samples_per_frame(const media_mixer_t *mixer)
+    uint32_t media_mixer_slot_count(const media_mixer_t *mixer)
+    uint32_t media_mixer_used_slot_count(media_mixer_t *mixer)
+    int media_mixer_set_device(media_mixer_t *mixer, media_port_t *capture, media_port_t *playback)
+    int media_mixer_add_port(media_mixer_t *mixer, media_port_t *port, uint32_t *slot)
+    int media_mixer_remove_port(media_mixer_t *mixer, uint32_t slot)
+    int media_mixer_connect(media_mixer_t *mixer, uint32_t src, uint32_t dst)
+    int media_mixer_disconnect(media_mixer_t *mixer, uint32_t src, uint32_t dst)
+    int media_mixer_is_connected(media_mixer_t *mixer, uint32_t src, uint32_t dst)
+    size_t media_mixer_connections(media_mixer_t *mixer, uint32_t *pairs, size_t max)
+    int media_mixer_set_gain(media_mixer_t *mixer, uint32_t slot, int direction, uint32_t percent)
+    void media_mixer_set_muted(media_mixer_t *mixer, int muted)
+    int media_mixer_set_echo_canceller(media_mixer_t *mixer, uint32_t tail_ms)
+    void media_mixer_reset_echo_canceller(media_mixer_t *mixer)
+    int media_mixer_levels(media_mixer_t *mixer, uint32_t slot, media_mixer_levels_t *out)
+    void media_mixer_get_stats(media_mixer_t *mixer, media_mixer_stats_t *out)
+    void media_mixer_tick(media_mixer_t *mixer)
+
+
+cdef extern from "clock.h" nogil:
+    enum:
+        MEDIA_CLOCK_MAX_LAG
+
+    ctypedef void (*media_clock_fn)(void *arg) noexcept nogil
+
+    ctypedef struct media_clock_t:
+        pass
+
+    ctypedef struct media_clock_stats_t:
+        uint64_t ticks
+        uint64_t overruns
+        uint64_t underruns
+
+    int media_clock_create(uint64_t period_ns, media_clock_fn fn, void *arg, media_clock_t **out)
+    void media_clock_destroy(media_clock_t *clock)
+    int media_clock_start(media_clock_t *clock)
+    void media_clock_stop(media_clock_t *clock)
+    int media_clock_running(const media_clock_t *clock)
+    void media_clock_get_stats(const media_clock_t *clock, media_clock_stats_t *out)
+
+
+cdef extern from "wav.h" nogil:
+    enum:
+        WAV_OK
+        WAV_EOPEN
+        WAV_EIO
+        WAV_ENOTRIFF
+        WAV_ENOTWAVE
+        WAV_ENOFMT
+        WAV_EFORMAT
+        WAV_EBITS
+        WAV_ECHANNELS
+        WAV_ERATE
+        WAV_EBLOCKALIGN
+        WAV_ENODATA
+        WAV_ETRUNCATED
+        WAV_ETOOBIG
+        WAV_EFRAME
+        WAV_EFMTSIZE
+
+    const char *wav_strerror(int status)
+
+    ctypedef struct wav_reader_t:
+        uint32_t rate
+        uint32_t channels
+        uint64_t frames
+        uint64_t position
+        int saved_errno
+
+    int wav_reader_open(wav_reader_t *reader, const char *path)
+    long wav_reader_read(wav_reader_t *reader, int16_t *pcm, size_t frames)
+    int wav_reader_rewind(wav_reader_t *reader)
+    void wav_reader_close(wav_reader_t *reader)
+
+    ctypedef struct wav_writer_t:
+        uint32_t rate
+        uint32_t channels
+        uint64_t frames
+        int saved_errno
+
+    int wav_writer_open(wav_writer_t *writer, const char *path, uint32_t rate, uint32_t channels)
+    int wav_writer_write(wav_writer_t *writer, const int16_t *pcm, size_t frames)
+    int wav_writer_close(wav_writer_t *writer)
+    void wav_writer_abort(wav_writer_t *writer)
+
+
+cdef extern from "tone.h" nogil:
+    enum:
+        MEDIA_TONE_QUEUE
+        MEDIA_TONE_RAMP_MS
+        MEDIA_TONE_DEFAULT_AMPLITUDE
+
+    ctypedef struct media_tone_t:
+        uint32_t freq1, freq2
+        uint32_t on_ms, off_ms
+        int32_t amplitude
+
+    ctypedef struct media_tonegen_t:
+        pass
+
+    int media_tonegen_create(uint32_t clock_rate, uint32_t samples_per_frame, media_tonegen_t **out)
+    void media_tonegen_destroy(media_tonegen_t *gen)
+    media_port_t *media_tonegen_port(media_tonegen_t *gen)
+    void media_tonegen_set_events(media_tonegen_t *gen, media_event_queue_t *queue, uint64_t source)
+    int media_tonegen_play(media_tonegen_t *gen, const media_tone_t *tones, size_t count)
+    void media_tonegen_clear(media_tonegen_t *gen, int64_t generation)
+    int media_tonegen_busy(media_tonegen_t *gen)
+    int media_tone_dtmf(char digit, uint32_t *low, uint32_t *high)
+
+
+cdef extern from "devices.h" nogil:
+    void media_null_port_init(media_port_t *port, uint32_t clock_rate, uint32_t samples_per_frame)
+
+    ctypedef struct media_wav_player_t:
+        pass
+
+    int media_wav_player_open(const char *path, uint32_t frame_ms, uint32_t loop_count, uint32_t pause_ms,
+                              media_wav_player_t **out, int *saved_errno)
+    void media_wav_player_close(media_wav_player_t *player)
+    media_port_t *media_wav_player_port(media_wav_player_t *player)
+    void media_wav_player_set_events(media_wav_player_t *player, media_event_queue_t *queue, uint64_t source,
+                                     uint32_t end_event, int64_t tag)
+    uint64_t media_wav_player_frames(const media_wav_player_t *player)
+
+    ctypedef struct media_wav_recorder_t:
+        pass
+
+    int media_wav_recorder_open(const char *path, uint32_t clock_rate, uint32_t channels, uint32_t frame_ms,
+                                media_wav_recorder_t **out, int *saved_errno)
+    int media_wav_recorder_close(media_wav_recorder_t *recorder, int *saved_errno)
+    media_port_t *media_wav_recorder_port(media_wav_recorder_t *recorder)
+    void media_wav_recorder_set_events(media_wav_recorder_t *recorder, media_event_queue_t *queue,
+                                       uint64_t source, int64_t tag)
+    uint64_t media_wav_recorder_frames(const media_wav_recorder_t *recorder)
+
+    ctypedef struct media_loopback_t:
+        pass
+
+    media_loopback_t *media_loopback_create(uint32_t clock_rate, uint32_t samples_per_frame)
+    void media_loopback_destroy(media_loopback_t *loopback)
+    media_port_t *media_loopback_port(media_loopback_t *loopback)
+
+    ctypedef struct media_memory_port_t:
+        pass
+
+    media_memory_port_t *media_memory_port_create(uint32_t clock_rate, uint32_t channels,
+                                                  uint32_t samples_per_frame, const int16_t *play,
+                                                  size_t play_frames, int loop, int sink,
+                                                  size_t record_frames)
+    void media_memory_port_destroy(media_memory_port_t *port)
+    media_port_t *media_memory_port_port(media_memory_port_t *port)
+    size_t media_memory_port_recorded(media_memory_port_t *port)
+    size_t media_memory_port_take(media_memory_port_t *port, int16_t *out, size_t max_frames)
+    size_t media_memory_port_played(media_memory_port_t *port)
+    uint64_t media_memory_port_dropped(media_memory_port_t *port)
