@@ -114,6 +114,14 @@ EXTENSIONS = [
         include_dirs=["sipsimple/core/media/csrc"],
         libraries=["pthread", "m"],
     ),
+    # SRTP session pair over libsrtp2, AES-CM/HMAC-SHA1 from libcrypto (C, csrc/srtp_ctx.h table).
+    extension(
+        "sipsimple.core.media._srtp",
+        ["sipsimple/core/media/_srtp.pyx", "sipsimple/core/media/csrc/srtp_ctx.c"],
+        packages=("libsrtp2", "libcrypto"),
+        include_dirs=["sipsimple/core/media/csrc"],
+        libraries=["pthread"],
+    ),
 ]
 
 

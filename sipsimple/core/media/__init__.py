@@ -5,4 +5,5 @@ Each concern is its own extension module (``_codecs``, ...); see docs/media-code
 ``_events`` + ``events``: the native-thread event queue and its Twisted reader; ``_mixer``: AudioMixer,
 its clock thread, WaveFile/RecordingWaveFile/ToneGenerator/MixerPort, null and file devices
 (docs/media-mixer.md).
+``_srtp`` + ``sdes``: SRTP over libsrtp2 and SDES key exchange, RFC 4568 (docs/media-srtp.md).
 """
