@@ -1,9 +1,10 @@
 """The Engine: SIP signalling and media, C-accelerated where it is hot.
 
 The public names of the core, as in the reference SDK's ``sipsimple.core``: the Engine, URIs,
-credentials, the header classes (each with its Frozen variant), the request primitives and the
-core's exceptions. They are imported on first use (PEP 562), so that importing a sans-IO part such
-as ``sipsimple.core.sip.uri`` does not load the Engine, Twisted's TLS support and the primitives.
+credentials, the header classes (each with its Frozen variant), the request primitives, the SDP
+model and SDPNegotiator, and the core's exceptions. They are imported on first use (PEP 562), so
+that importing a sans-IO part such as ``sipsimple.core.sip.uri`` does not load the Engine,
+Twisted's TLS support and the primitives.
 """
 
 from __future__ import annotations
@@ -24,6 +25,21 @@ if TYPE_CHECKING:
         Registration,
         Request,
         Subscription,
+    )
+    from sipsimple.core.sdp import (
+        FrozenSDPAttribute,
+        FrozenSDPAttributeList,
+        FrozenSDPBandwidthInfo,
+        FrozenSDPConnection,
+        FrozenSDPMediaStream,
+        FrozenSDPSession,
+        SDPAttribute,
+        SDPAttributeList,
+        SDPBandwidthInfo,
+        SDPConnection,
+        SDPMediaStream,
+        SDPNegotiator,
+        SDPSession,
     )
     from sipsimple.core.sip.credentials import Credentials, FrozenCredentials
     from sipsimple.core.sip.headers import (
@@ -86,6 +102,19 @@ _MODULES = {
     "FrozenCredentials": "sipsimple.core.sip.credentials",
     "SIPURI": "sipsimple.core.sip.uri",
     "FrozenSIPURI": "sipsimple.core.sip.uri",
+    "FrozenSDPAttribute": "sipsimple.core.sdp",
+    "FrozenSDPAttributeList": "sipsimple.core.sdp",
+    "FrozenSDPBandwidthInfo": "sipsimple.core.sdp",
+    "FrozenSDPConnection": "sipsimple.core.sdp",
+    "FrozenSDPMediaStream": "sipsimple.core.sdp",
+    "FrozenSDPSession": "sipsimple.core.sdp",
+    "SDPAttribute": "sipsimple.core.sdp",
+    "SDPAttributeList": "sipsimple.core.sdp",
+    "SDPBandwidthInfo": "sipsimple.core.sdp",
+    "SDPConnection": "sipsimple.core.sdp",
+    "SDPMediaStream": "sipsimple.core.sdp",
+    "SDPNegotiator": "sipsimple.core.sdp",
+    "SDPSession": "sipsimple.core.sdp",
 }
 
 
@@ -162,4 +191,17 @@ __all__ = [
     "ToHeader",
     "ViaHeader",
     "WarningHeader",
+    "FrozenSDPAttribute",
+    "FrozenSDPAttributeList",
+    "FrozenSDPBandwidthInfo",
+    "FrozenSDPConnection",
+    "FrozenSDPMediaStream",
+    "FrozenSDPSession",
+    "SDPAttribute",
+    "SDPAttributeList",
+    "SDPBandwidthInfo",
+    "SDPConnection",
+    "SDPMediaStream",
+    "SDPNegotiator",
+    "SDPSession",
 ]
