@@ -105,12 +105,16 @@ EXTENSIONS = [
         include_dirs=["sipsimple/core/media/csrc"],
         libraries=["pthread"],
     ),
-    # Audio mixer, clock thread, WAV/tone/null/file ports (C, csrc/mixer.h, port.h); speexdsp.
+    # Audio mixer, clock thread, resampler, WAV/tone/null/file ports, PortAudio devices (C, csrc/mixer.h,
+    # port.h, padev.h); speexdsp, PortAudio.
     extension(
         "sipsimple.core.media._mixer",
         ["sipsimple/core/media/_mixer.pyx"]
-        + [f"sipsimple/core/media/csrc/{name}.c" for name in ("mixer", "clock", "wav", "tone", "devices")],
-        packages=("speexdsp",),
+        + [
+            f"sipsimple/core/media/csrc/{name}.c"
+            for name in ("mixer", "resample", "clock", "wav", "tone", "devices", "padev")
+        ],
+        packages=("speexdsp", "portaudio-2.0"),
         include_dirs=["sipsimple/core/media/csrc"],
         libraries=["pthread", "m"],
     ),

@@ -1,8 +1,9 @@
-"""Type stub for sipsimple.core.media._mixer (audio mixer, clock, WAV/tone/memory ports)."""
+"""Type stub for sipsimple.core.media._mixer (audio mixer, clock, resampler, WAV/tone/memory ports,
+PortAudio sound devices)."""
 
 import os
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Callable, Iterable
+from typing import Any, Final, NamedTuple
 
 from sipsimple.core._errors import SIPCoreError
 from sipsimple.core.media._events import EventQueue
@@ -15,17 +16,26 @@ __all__ = [
     "MemoryPort",
     "MixerPort",
     "RecordingWaveFile",
+    "Resampler",
+    "SYSTEM_DEFAULT_DEVICE",
+    "SoundDevice",
+    "SoundDeviceChanges",
+    "SoundDeviceManager",
+    "SoundDeviceScan",
     "ToneGenerator",
     "WaveFile",
     "WaveFileError",
+    "compare_sound_device_scans",
     "dtmf_frequencies",
     "read_wave_file",
+    "sound_devices",
     "write_wave_file",
 ]
 
 _Path = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 
 FILE_DEVICE_PREFIX: Final[str]
+SYSTEM_DEFAULT_DEVICE: Final[str]
 MAX_VOLUME: Final[int]
 DEFAULT_TONE_AMPLITUDE: Final[int]
 DTMF_ON_MS: Final[int]
@@ -37,6 +47,77 @@ class WaveFileError(SIPCoreError):
     errno: int
     reason: str
     def __init__(self, filename: str | bytes, code: int, os_errno: int = 0) -> None: ...
+
+class SoundDevice(NamedTuple):
+    name: str
+    host_api: str
+    input_channels: int
+    output_channels: int
+    default_sample_rate: float
+
+class SoundDeviceScan(NamedTuple):
+    devices: tuple[SoundDevice, ...]
+    default_input: str | None
+    default_output: str | None
+    @property
+    def input_devices(self) -> list[str]: ...
+    @property
+    def output_devices(self) -> list[str]: ...
+    @property
+    def names(self) -> list[str]: ...
+
+class SoundDeviceChanges(NamedTuple):
+    devices_changed: bool
+    default_input_changed: bool
+    default_output_changed: bool
+
+EMPTY_SCAN: Final[SoundDeviceScan]
+
+def compare_sound_device_scans(old: SoundDeviceScan, new: SoundDeviceScan) -> SoundDeviceChanges: ...
+def sound_devices() -> SoundDeviceScan: ...
+
+class SoundDeviceManager:
+    event_queue: EventQueue
+    def __init__(
+        self,
+        event_queue: EventQueue | None = None,
+        *,
+        enumerate: Callable[[bool], SoundDeviceScan] | None = None,
+        sender: object = None,
+    ) -> None: ...
+    @property
+    def scan(self) -> SoundDeviceScan: ...
+    @property
+    def devices(self) -> list[SoundDevice]: ...
+    @property
+    def input_devices(self) -> list[str]: ...
+    @property
+    def output_devices(self) -> list[str]: ...
+    @property
+    def default_input_device(self) -> str | None: ...
+    @property
+    def default_output_device(self) -> str | None: ...
+    def refresh(self) -> SoundDeviceChanges: ...
+    def _handle_media_event(self, type: int, a: int, b: int) -> None: ...
+
+class Resampler:
+    @property
+    def in_rate(self) -> int: ...
+    @property
+    def out_rate(self) -> int: ...
+    @property
+    def in_frame(self) -> int: ...
+    @property
+    def out_frame(self) -> int: ...
+    @property
+    def engine(self) -> str: ...
+    def __init__(self, in_rate: int, out_rate: int, in_frame: int, *, engine: str = "auto") -> None: ...
+    @property
+    def delay(self) -> float: ...
+    @property
+    def design(self) -> list[dict[str, int]] | None: ...
+    def process(self, pcm: bytes | bytearray | memoryview) -> bytes: ...
+    def reset(self) -> None: ...
 
 class AudioMixer:
     event_queue: Final[EventQueue]
@@ -55,6 +136,8 @@ class AudioMixer:
     def real_output_device(self) -> str | None: ...
     @property
     def input_finished(self) -> bool: ...
+    @property
+    def resampler(self) -> str: ...
     def __init__(
         self,
         input_device: str | None,
@@ -65,11 +148,25 @@ class AudioMixer:
         *,
         frame_time: int = 20,
         event_queue: EventQueue | None = None,
+        resampler: str = "auto",
     ) -> None: ...
     def set_sound_devices(
         self, input_device: str | None, output_device: str | None, ec_tail_length: int
     ) -> None: ...
     def reset_ec(self) -> None: ...
+    @property
+    def device_statistics(self) -> dict[str, Any] | None: ...
+    @property
+    def _device_tag(self) -> int: ...
+    def _simulate_device(
+        self,
+        callbacks: Iterable[int],
+        capture: bytes | bytearray | memoryview | None = None,
+        *,
+        channels: int = 1,
+        playback: bool = True,
+        capture_callbacks: Iterable[int] | None = None,
+    ) -> tuple[bytes | None, dict[str, int]]: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
     @property

@@ -9,29 +9,42 @@ Neither touches Python: events for Python (a WAV file ended, a tone finished) go
 mixer's :class:`~sipsimple.core.media._events.EventQueue` and come back on the Twisted thread as
 notifications (``WaveFileDidFinishPlaying``, ``ToneGeneratorDidFinishPlaying``).
 
-Devices: until the sound-device layer exists, ``None`` and device names select the null device
-(silent input, discarded output); ``"file:<path>"`` selects a WAV file as the input (played once,
-then silence) or as the output (written at the mixer's rate, mono, finished when the device is
-replaced or the mixer is deallocated).
+Devices: ``None`` selects the null device (silent input, discarded output); ``"file:<path>"`` a
+WAV file as the input (played once, then silence) or as the output (written at the mixer's rate,
+mono, finished when the device is replaced or the mixer is deallocated); ``"system_default"`` or a
+device name a PortAudio sound device, whose callback then ticks the mixer (csrc/padev.c). A sound
+device that cannot be opened is replaced by the null device and reported
+(``AudioMixerDeviceDidFail``). :class:`SoundDeviceManager` lists the devices and refreshes the
+list (``AudioDevicesDidChange``, ``DefaultAudioDeviceDidChange``).
+
+Ports at another clock rate are converted by :class:`Resampler`'s engines: a polyphase FIR of ours
+for small integer ratios (csrc/resample.c), speexdsp for the others.
 
 Volumes are percentages: 100 leaves the signal unchanged, 0 silences it, 200 doubles it (the most).
 """
 
+import atexit
 import logging
 import os
+import threading
+import weakref
+from collections import namedtuple
 
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from libc.stdint cimport int16_t, int64_t, uint32_t, uint64_t
+from libc cimport errno
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from sipsimple.core.media.pxd.media_events cimport *
 from sipsimple.core.media.pxd.media_mixer cimport *
 from sipsimple.core.media.pxd.media_port cimport *
+from sipsimple.core.media.pxd.portaudio cimport *
+from sipsimple.core.media.pxd.speexdsp cimport *
 
 from sipsimple.core._errors import SIPCoreError, SIPCoreInvalidStateError
 from sipsimple.core.media._events import EventQueue
@@ -45,17 +58,26 @@ __all__ = [
     "MemoryPort",
     "MixerPort",
     "RecordingWaveFile",
+    "Resampler",
+    "SYSTEM_DEFAULT_DEVICE",
+    "SoundDevice",
+    "SoundDeviceChanges",
+    "SoundDeviceManager",
+    "SoundDeviceScan",
     "ToneGenerator",
     "WaveFile",
     "WaveFileError",
+    "compare_sound_device_scans",
     "dtmf_frequencies",
     "read_wave_file",
+    "sound_devices",
     "write_wave_file",
 ]
 
 log = logging.getLogger("sipsimple.core.media")
 
 FILE_DEVICE_PREFIX = "file:"
+SYSTEM_DEFAULT_DEVICE = "system_default"
 MAX_VOLUME = MEDIA_MIXER_MAX_GAIN
 DEFAULT_TONE_AMPLITUDE = MEDIA_TONE_DEFAULT_AMPLITUDE
 DTMF_ON_MS = 200
@@ -124,9 +146,307 @@ def _post_notification(name, sender, **attributes):
     NotificationCenter().post_notification(name, sender=sender, data=NotificationData(**attributes))
 
 
+cdef tuple _device_kind(object device, str argument):
+    """``("null", None)``, ``("file", path)`` or ``("portaudio", name)`` for a device argument."""
+    if device is None:
+        return ("null", None)
+    if not isinstance(device, str):
+        raise TypeError(f"{argument} must be a device name, {FILE_DEVICE_PREFIX!r}<path> or None")
+    if device.startswith(FILE_DEVICE_PREFIX):
+        path = device[len(FILE_DEVICE_PREFIX):]
+        if not path:
+            raise ValueError(f"{argument} {device!r} names no file")
+        return ("file", path)
+    return ("portaudio", device)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sound devices (PortAudio)
+# ---------------------------------------------------------------------------------------------
+
+SoundDevice = namedtuple("SoundDevice", "name host_api input_channels output_channels default_sample_rate")
+SoundDevice.__doc__ = "One PortAudio device: its name, host API, channel counts and preferred rate."
+
+
+class SoundDeviceScan(namedtuple("SoundDeviceScan", "devices default_input default_output")):
+    """What one enumeration found: ``devices`` (a tuple of :class:`SoundDevice`) and the names of
+    the default input and output devices (None when there is none)."""
+
+    __slots__ = ()
+
+    @property
+    def input_devices(self):
+        """Names of the devices that can capture, in enumeration order, without repeats."""
+        return _unique(device.name for device in self.devices if device.input_channels > 0)
+
+    @property
+    def output_devices(self):
+        """Names of the devices that can play, in enumeration order, without repeats."""
+        return _unique(device.name for device in self.devices if device.output_channels > 0)
+
+    @property
+    def names(self):
+        """Names of all devices, in enumeration order, without repeats."""
+        return _unique(device.name for device in self.devices)
+
+
+SoundDeviceChanges = namedtuple("SoundDeviceChanges", "devices_changed default_input_changed default_output_changed")
+SoundDeviceChanges.__doc__ = "What differs between two scans (compare_sound_device_scans)."
+
+EMPTY_SCAN = SoundDeviceScan((), None, None)
+
+
+def _unique(names):
+    seen = {}
+    for name in names:
+        seen.setdefault(name, None)
+    return list(seen)
+
+
+def compare_sound_device_scans(old, new):
+    """Compares two :class:`SoundDeviceScan` results (sans-IO): :class:`SoundDeviceChanges`.
+
+    The device lists differ when a device appeared, disappeared or changed its channels, host API
+    or rate (order does not matter); a default changed when its name did.
+    """
+    return SoundDeviceChanges(
+        sorted(old.devices) != sorted(new.devices),
+        old.default_input != new.default_input,
+        old.default_output != new.default_output,
+    )
+
+
+cdef str _pa_error(PaError code):
+    return Pa_GetErrorText(code).decode("utf-8", "replace")
+
+
+cdef class AudioMixer
+
+
+cdef class _PortAudio:
+    """PortAudio's state, which is the process's: initialisation, enumeration, re-initialisation.
+
+    Every PortAudio call from Python holds ``lock``. ``users`` are the mixers that asked for a
+    PortAudio device: a re-initialisation closes their devices first and (re)opens them after.
+    """
+
+    cdef readonly object lock
+    cdef readonly bint initialised
+    cdef readonly object users
+    cdef readonly int initialisations
+
+    def __cinit__(self):
+        self.lock = threading.RLock()
+        self.users = weakref.WeakSet()
+
+    cdef int ensure(self) except -1:
+        cdef PaError err
+        if self.initialised:
+            return 0
+        # PortAudio's JACK host API would otherwise try to start a JACK server.
+        os.environ.setdefault("JACK_NO_START_SERVER", "1")
+        with nogil:
+            err = Pa_Initialize()
+        if err != paNoError:
+            raise SIPCoreError(f"Could not initialise PortAudio: {_pa_error(err)}")
+        self.initialised = True
+        self.initialisations += 1
+        return 0
+
+    cdef str _name(self, PaDeviceIndex index):
+        cdef const PaDeviceInfo *info = Pa_GetDeviceInfo(index)
+        return None if info == NULL else info.name.decode("utf-8", "replace")
+
+    def scan(self):
+        """The devices PortAudio knows now (:class:`SoundDeviceScan`)."""
+        cdef PaDeviceIndex count, index
+        cdef const PaDeviceInfo *info
+        cdef const PaHostApiInfo *api
+        with self.lock:
+            self.ensure()
+            devices = []
+            count = Pa_GetDeviceCount()
+            for index in range(max(count, 0)):
+                info = Pa_GetDeviceInfo(index)
+                if info == NULL:
+                    continue
+                api = Pa_GetHostApiInfo(info.hostApi)
+                devices.append(SoundDevice(
+                    info.name.decode("utf-8", "replace"),
+                    api.name.decode("utf-8", "replace") if api != NULL else "",
+                    info.maxInputChannels,
+                    info.maxOutputChannels,
+                    info.defaultSampleRate,
+                ))
+            default_input = Pa_GetDefaultInputDevice()
+            default_output = Pa_GetDefaultOutputDevice()
+            return SoundDeviceScan(
+                tuple(devices),
+                self._name(default_input) if default_input != paNoDevice else None,
+                self._name(default_output) if default_output != paNoDevice else None,
+            )
+
+    cdef tuple find(self, str name, bint input):
+        """``(index, None)`` of the device to open, or ``(-1, reason)``.
+
+        A name that no device has means the default device (as in the reference SDK).
+        """
+        cdef PaDeviceIndex count, index
+        cdef const PaDeviceInfo *info
+        direction = "input" if input else "output"
+        self.ensure()
+        if name != SYSTEM_DEFAULT_DEVICE:
+            count = Pa_GetDeviceCount()
+            for index in range(max(count, 0)):
+                info = Pa_GetDeviceInfo(index)
+                if info != NULL and info.name.decode("utf-8", "replace") == name:
+                    if (info.maxInputChannels if input else info.maxOutputChannels) > 0:
+                        return (index, None)
+            log.warning("there is no %s device named %r: using the default one", direction, name)
+        index = Pa_GetDefaultInputDevice() if input else Pa_GetDefaultOutputDevice()
+        if index == paNoDevice:
+            if name == SYSTEM_DEFAULT_DEVICE:
+                return (-1, f"there is no default {direction} device")
+            return (-1, f"there is no {direction} device named {name!r} and no default {direction} device")
+        return (index, None)
+
+    cdef bint has_devices(self):
+        return self.initialised and Pa_GetDeviceCount() > 0
+
+    def reinitialise(self):
+        """Closes the mixers' devices, re-initialises PortAudio (a fresh device scan), reopens them.
+
+        Returns the new :class:`SoundDeviceScan`. The mixers keep ticking on their clock thread
+        meanwhile; a device that is gone falls back to the null device (AudioMixerDeviceDidFail).
+        """
+        cdef AudioMixer mixer
+        cdef PaError err
+        with self.lock:
+            suspended = [(mixer, mixer._suspend_portaudio()) for mixer in list(self.users)]
+            if self.initialised:
+                with nogil:
+                    Pa_Terminate()
+                self.initialised = False
+            try:
+                scan = self.scan()
+            finally:
+                for mixer, was_running in suspended:
+                    mixer._resume_portaudio(was_running)
+            return scan
+
+
+    def shutdown(self):
+        """At exit: stops and closes the mixers' devices, then terminates PortAudio."""
+        cdef AudioMixer mixer
+        with self.lock:
+            for mixer in list(self.users):
+                mixer._halt()
+                mixer._close_portaudio()
+            if self.initialised:
+                with nogil:
+                    Pa_Terminate()
+                self.initialised = False
+
+
+cdef _PortAudio _portaudio = _PortAudio()
+atexit.register(_portaudio.shutdown)
+
+
+def sound_devices():
+    """The sound devices PortAudio knows now (:class:`SoundDeviceScan`; initialises PortAudio)."""
+    return _portaudio.scan()
+
+
+def _portaudio_enumerate(bint rescan):
+    return _portaudio.reinitialise() if rescan else _portaudio.scan()
+
+
+class SoundDeviceManager:
+    """The sound device lists, and their refresh when devices come and go (hot-plug).
+
+    PortAudio only sees a new or removed device after it is re-initialised: :meth:`refresh` does
+    that (closing and reopening the mixers' devices around it), compares the new scan with the
+    previous one and posts, through ``event_queue`` (dispatched on the Twisted thread),
+    ``AudioDevicesDidChange`` (data: ``old_devices``, ``new_devices``: lists of device names) and
+    ``DefaultAudioDeviceDidChange`` (data: ``changed_input``, ``changed_output``: booleans). Both
+    name ``sender`` (the manager when None) as their sender.
+
+    ``enumerate(rescan)`` returns a :class:`SoundDeviceScan`; the default one asks PortAudio
+    (re-initialising it when ``rescan`` is true). Tests inject their own.
+    """
+
+    def __init__(self, event_queue=None, *, enumerate=None, sender=None):
+        self.event_queue = EventQueue() if event_queue is None else event_queue
+        self._enumerate = _portaudio_enumerate if enumerate is None else enumerate
+        self._sender = sender
+        self._pending = {}
+        self._serial = 0
+        self._source = self.event_queue.register(self)
+        self._scan = self._enumerate(False)
+
+    @property
+    def scan(self):
+        """The last :class:`SoundDeviceScan`."""
+        return self._scan
+
+    @property
+    def devices(self):
+        return list(self._scan.devices)
+
+    @property
+    def input_devices(self):
+        return self._scan.input_devices
+
+    @property
+    def output_devices(self):
+        return self._scan.output_devices
+
+    @property
+    def default_input_device(self):
+        return self._scan.default_input
+
+    @property
+    def default_output_device(self):
+        return self._scan.default_output
+
+    def refresh(self):
+        """Scans the devices again and posts the notifications for what changed.
+
+        Returns the :class:`SoundDeviceChanges`. May be called from any thread; the
+        notifications are posted where the event queue is dispatched.
+        """
+        new = self._enumerate(True)
+        old, self._scan = self._scan, new
+        changes = compare_sound_device_scans(old, new)
+        if changes.devices_changed:
+            self._post(MEDIA_EVENT_DEVICE_LIST_CHANGED, "AudioDevicesDidChange",
+                       {"old_devices": old.names, "new_devices": new.names})
+        if changes.default_input_changed or changes.default_output_changed:
+            self._post(MEDIA_EVENT_DEFAULT_DEVICE_CHANGED, "DefaultAudioDeviceDidChange",
+                       {"changed_input": changes.default_input_changed,
+                        "changed_output": changes.default_output_changed})
+        return changes
+
+    def _post(self, int type, str name, dict data):
+        self._serial += 1
+        serial = self._serial
+        self._pending[serial] = (name, data)
+        if not self.event_queue.post(type, self._source, serial, 0):
+            del self._pending[serial]
+            log.warning("the media event queue is full: %s was not posted", name)
+
+    def _handle_media_event(self, int type, int64_t a, int64_t b):
+        name, data = self._pending.pop(a, (None, None))
+        if name is not None:
+            _post_notification(name, self if self._sender is None else self._sender, **data)
+
+
 # ---------------------------------------------------------------------------------------------
 # AudioMixer
 # ---------------------------------------------------------------------------------------------
+
+_RESAMPLERS = {"auto": MEDIA_MIXER_RESAMPLER_AUTO, "speexdsp": MEDIA_MIXER_RESAMPLER_SPEEXDSP}
+
 
 @cython.no_gc_clear
 cdef class AudioMixer:
@@ -135,7 +455,9 @@ cdef class AudioMixer:
     ``frame_time`` is 10 or 20 ms. ``ec_tail_length`` (ms, 0 = off) sizes the echo canceller
     between the device's playback and capture. Events go to ``event_queue`` (a new
     :class:`EventQueue` when None; whoever runs the reactor must watch it, see
-    :mod:`sipsimple.core.media.events`).
+    :mod:`sipsimple.core.media.events`). ``resampler``: ``"auto"`` (our polyphase converter for
+    small integer rate ratios, speexdsp for the others) or ``"speexdsp"`` (for every ratio; a
+    baseline for benchmarks).
     """
 
     cdef media_mixer_t *_mixer
@@ -143,6 +465,7 @@ cdef class AudioMixer:
     cdef media_port_t _null_port
     cdef media_wav_player_t *_input_file
     cdef media_wav_recorder_t *_output_file
+    cdef media_padev_t *_padev
     cdef media_event_queue_t *_queue
     cdef uint64_t _source
     cdef readonly object event_queue
@@ -155,10 +478,17 @@ cdef class AudioMixer:
     cdef readonly object real_input_device
     cdef readonly object real_output_device
     cdef readonly bint input_finished
+    cdef readonly str resampler
+    cdef object _requested_input
+    cdef object _requested_output
+    cdef tuple _pa_names
     cdef int _input_volume
     cdef int _output_volume
     cdef bint _muted
+    cdef bint _running
     cdef int64_t _device_generation
+    cdef int64_t _failure_serial
+    cdef dict _failures
     cdef dict _external
     cdef object __weakref__
 
@@ -166,9 +496,11 @@ cdef class AudioMixer:
         self._input_volume = 100
         self._output_volume = 100
         self._external = {}
+        self._failures = {}
+        self._pa_names = (None, None)
 
     def __init__(self, input_device, output_device, int sample_rate, int ec_tail_length, int slot_count=254,
-                 *, int frame_time=20, event_queue=None):
+                 *, int frame_time=20, event_queue=None, str resampler="auto"):
         cdef int status
         if self._mixer != NULL:
             raise SIPCoreError("AudioMixer.__init__() was already called")
@@ -180,12 +512,16 @@ cdef class AudioMixer:
             raise ValueError(f"sample_rate argument must be 8000..192000 Hz in whole {frame_time} ms frames")
         if not 1 <= slot_count < <int>MEDIA_MIXER_MAX_SLOTS:
             raise ValueError(f"slot_count argument must be 1..{MEDIA_MIXER_MAX_SLOTS - 1}")
+        if resampler not in _RESAMPLERS:
+            raise ValueError(f"resampler argument must be one of {', '.join(map(repr, _RESAMPLERS))}")
         if event_queue is None:
             event_queue = EventQueue()
         self._queue = <media_event_queue_t *>PyCapsule_GetPointer(event_queue.capsule, MEDIA_EVENT_QUEUE_CAPSULE)
         self.event_queue = event_queue
         self._source = event_queue.register(self)
         _check(media_mixer_create(sample_rate, frame_time, slot_count, &self._mixer), "Could not create audio mixer")
+        media_mixer_set_resampler(self._mixer, _RESAMPLERS[resampler])
+        self.resampler = resampler
         self.sample_rate = sample_rate
         self.slot_count = slot_count
         self.frame_time = frame_time
@@ -201,6 +537,12 @@ cdef class AudioMixer:
             with nogil:
                 media_clock_destroy(self._clock)
             self._clock = NULL
+        if self._padev != NULL:
+            if _portaudio is not None:
+                with _portaudio.lock:
+                    with nogil:
+                        media_padev_close(self._padev)
+            self._padev = NULL
         if self._mixer != NULL:
             media_mixer_destroy(self._mixer)
             self._mixer = NULL
@@ -222,14 +564,20 @@ cdef class AudioMixer:
     # devices -------------------------------------------------------------------------------
 
     def set_sound_devices(self, input_device, output_device, int ec_tail_length):
-        """Selects the devices of slot 0 (see the module text) and the echo canceller's tail (ms)."""
+        """Selects the devices of slot 0 and the echo canceller's tail (ms).
+
+        A device is None (the null device), ``"file:<path>"`` (a WAV file), ``"system_default"``
+        (PortAudio's default device) or the name of a PortAudio device. A file that cannot be
+        opened raises :class:`WaveFileError` and changes nothing; a sound device that cannot be
+        opened is replaced by the null device and reported with ``AudioMixerDeviceDidFail``
+        (through the event queue). Works while the mixer runs: the device's callback, or the
+        clock thread when no sound device is open, ticks the mixer.
+        """
         cdef media_wav_player_t *new_input = NULL
         cdef media_wav_recorder_t *new_output = NULL
         cdef media_wav_player_t *old_input
         cdef media_wav_recorder_t *old_output
-        cdef media_port_t *capture
-        cdef media_port_t *playback
-        cdef int status, close_status, saved_errno = 0
+        cdef int status, close_status = WAV_OK, saved_errno = 0
         cdef bytes path
         cdef const char *c_path
         cdef uint32_t frame_ms
@@ -238,59 +586,383 @@ cdef class AudioMixer:
             raise ValueError("ec_tail_length argument cannot be negative")
         if ec_tail_length > 1000:
             raise ValueError("ec_tail_length argument cannot exceed 1000 (ms)")
-        input_path = _file_device_path(input_device, "input_device")
-        output_path = _file_device_path(output_device, "output_device")
+        input_kind, input_arg = _device_kind(input_device, "input_device")
+        output_kind, output_arg = _device_kind(output_device, "output_device")
         frame_ms = self.frame_time
-        self._device_generation += 1
-        if input_path is not None:
-            path = _fs_path(input_path)
-            c_path = path
-            with nogil:
-                status = media_wav_player_open(c_path, frame_ms, 1, 0, &new_input, &saved_errno)
-            if status != WAV_OK:
-                raise WaveFileError(input_path, status, saved_errno)
-            media_wav_player_set_events(new_input, self._queue, self._source, MEDIA_EVENT_DEVICE_INPUT_END,
-                                        self._device_generation)
-        if output_path is not None:
-            path = _fs_path(output_path)
-            c_path = path
-            with nogil:
-                status = media_wav_recorder_open(c_path, self.sample_rate, 1, frame_ms, &new_output, &saved_errno)
-            if status != WAV_OK:
+        with _portaudio.lock:
+            if input_kind == "file":
+                path = _fs_path(input_arg)
+                c_path = path
+                with nogil:
+                    status = media_wav_player_open(c_path, frame_ms, 1, 0, &new_input, &saved_errno)
+                if status != WAV_OK:
+                    raise WaveFileError(input_arg, status, saved_errno)
+            if output_kind == "file":
+                path = _fs_path(output_arg)
+                c_path = path
+                with nogil:
+                    status = media_wav_recorder_open(c_path, self.sample_rate, 1, frame_ms, &new_output,
+                                                     &saved_errno)
+                if status != WAV_OK:
+                    media_wav_player_close(new_input)
+                    raise WaveFileError(output_arg, status, saved_errno)
+                media_wav_recorder_set_events(new_output, self._queue, self._source, 0)
+            self._device_generation += 1
+            if new_input != NULL:
+                media_wav_player_set_events(new_input, self._queue, self._source, MEDIA_EVENT_DEVICE_INPUT_END,
+                                            self._device_generation)
+            self._halt()
+            self._close_portaudio()
+            previous_output = self.output_device
+            old_input, old_output = self._input_file, self._output_file
+            self._input_file, self._output_file = new_input, new_output
+            failures = self._open_portaudio(input_arg if input_kind == "portaudio" else None,
+                                            output_arg if output_kind == "portaudio" else None)
+            try:
+                self._install()
+            except BaseException:
+                # keep nothing half-done: the null device on both sides
+                self._input_file, self._output_file = NULL, NULL
+                self._close_portaudio()
+                self._install()
                 media_wav_player_close(new_input)
-                raise WaveFileError(output_path, status, saved_errno)
-            media_wav_recorder_set_events(new_output, self._queue, self._source, 0)
-        capture = media_wav_player_port(new_input) if new_input != NULL else &self._null_port
-        playback = media_wav_recorder_port(new_output) if new_output != NULL else &self._null_port
+                if new_output != NULL:
+                    with nogil:
+                        media_wav_recorder_close(new_output, &saved_errno)
+                self._input_file, self._output_file = old_input, old_output
+                self._install()
+                raise
+            media_wav_player_close(old_input)
+            if old_output != NULL:
+                with nogil:
+                    close_status = media_wav_recorder_close(old_output, &saved_errno)
+            self._requested_input = input_device
+            self._requested_output = output_device
+            if input_kind == "portaudio" or output_kind == "portaudio":
+                _portaudio.users.add(self)  # reopened by name after a re-initialisation
+            else:
+                _portaudio.users.discard(self)
+            self.input_finished = False
+            self._set_real_devices()
+            with nogil:
+                status = media_mixer_set_echo_canceller(self._mixer, ec_tail_length)
+            _check(status, "Could not set up the echo canceller")
+            self.ec_tail_length = ec_tail_length
+            if self._running:
+                self._go()
+        self._report(failures)
+        if close_status != WAV_OK:
+            raise WaveFileError(_device_kind(previous_output, "output_device")[1], close_status, saved_errno)
+
+    cdef int _set_real_devices(self) except -1:
+        """The selected devices as they read back: the names asked for (None for a sound device
+        when PortAudio has no device at all, as in the reference SDK), and what is really used."""
+        cdef media_padev_t *padev = self._padev
+        cdef bint no_devices = not _portaudio.has_devices()
+        self.input_device = self._requested_input
+        self.output_device = self._requested_output
+        if no_devices and _device_kind(self.input_device, "input_device")[0] == "portaudio":
+            self.input_device = None
+        if no_devices and _device_kind(self.output_device, "output_device")[0] == "portaudio":
+            self.output_device = None
+        if self._input_file != NULL:
+            self.real_input_device = self.input_device
+        elif padev != NULL and media_padev_capture_port(padev) != NULL:
+            self.real_input_device = self._pa_names[0]
+        else:
+            self.real_input_device = None
+        if self._output_file != NULL:
+            self.real_output_device = self.output_device
+        elif padev != NULL and media_padev_playback_port(padev) != NULL:
+            self.real_output_device = self._pa_names[1]
+        else:
+            self.real_output_device = None
+        return 0
+
+    cdef int _install(self) except -1:
+        """Puts the selected file, PortAudio or null ports into slot 0."""
+        cdef media_port_t *capture = &self._null_port
+        cdef media_port_t *playback = &self._null_port
+        cdef int status
+        if self._input_file != NULL:
+            capture = media_wav_player_port(self._input_file)
+        elif self._padev != NULL and media_padev_capture_port(self._padev) != NULL:
+            capture = media_padev_capture_port(self._padev)
+        if self._output_file != NULL:
+            playback = media_wav_recorder_port(self._output_file)
+        elif self._padev != NULL and media_padev_playback_port(self._padev) != NULL:
+            playback = media_padev_playback_port(self._padev)
         with nogil:
             status = media_mixer_set_device(self._mixer, capture, playback)
-        if status != MEDIA_MIXER_OK:
-            # the old devices are still in place: keep them, drop the new ones
-            media_wav_player_close(new_input)
-            if new_output != NULL:
-                with nogil:
-                    media_wav_recorder_close(new_output, &saved_errno)
-            _check(status, "Could not set sound devices")
-        previous_output = self.output_device
-        old_input, old_output = self._input_file, self._output_file
-        self._input_file, self._output_file = new_input, new_output
-        media_wav_player_close(old_input)
-        status = WAV_OK
-        if old_output != NULL:
+        _check(status, "Could not set sound devices")
+        return 0
+
+    cdef list _open_portaudio(self, object input_name, object output_name):
+        """Opens the PortAudio side(s) asked for; returns the failures, as (direction, name, reason)."""
+        cdef media_padev_config_t config
+        cdef media_padev_t *padev = NULL
+        cdef int err, which = 0
+        cdef list failures = []
+        if input_name is None and output_name is None:
+            return failures
+        try:
+            _portaudio.ensure()
+        except SIPCoreError as e:
+            for direction, name in (("input", input_name), ("output", output_name)):
+                if name is not None:
+                    failures.append((direction, name, str(e)))
+            return failures
+        input_index, output_index = -1, -1
+        if input_name is not None:
+            input_index, reason = _portaudio.find(input_name, True)
+            if input_index < 0:
+                failures.append(("input", input_name, reason))
+        if output_name is not None:
+            output_index, reason = _portaudio.find(output_name, False)
+            if output_index < 0:
+                failures.append(("output", output_name, reason))
+        memset(&config, 0, sizeof(config))
+        config.rate = self.sample_rate
+        config.frame = self.samples_per_frame
+        config.tick = _clock_tick
+        config.tick_arg = self._mixer
+        config.events = self._queue
+        config.source = self._source
+        config.tag = self._device_generation
+        while input_index >= 0 or output_index >= 0:
+            config.input_device = input_index
+            config.output_device = output_index
             with nogil:
-                status = media_wav_recorder_close(old_output, &saved_errno)
-        self.input_device = input_device if input_path is not None else None
-        self.output_device = output_device if output_path is not None else None
-        self.real_input_device = self.input_device
-        self.real_output_device = self.output_device
-        self.input_finished = False
-        close_status = status
+                err = media_padev_open(&config, &padev, &which)
+            if err == paNoError:
+                break
+            reason = _pa_error(err)
+            if which != MEDIA_PADEV_OUTPUT and input_index >= 0:
+                failures.append(("input", input_name, reason))
+                input_index = -1
+            else:
+                failures.append(("output", output_name, reason))
+                output_index = -1
+        self._padev = padev
+        self._pa_names = (_portaudio._name(input_index) if input_index >= 0 else None,
+                          _portaudio._name(output_index) if output_index >= 0 else None)
+        return failures
+
+    cdef int _close_portaudio(self) except -1:
+        """Takes the PortAudio device out of slot 0 and closes it (the other side is kept)."""
+        cdef media_padev_t *padev = self._padev
+        if padev == NULL:
+            return 0
+        self._padev = NULL
+        try:
+            self._install()
+        finally:
+            with nogil:
+                media_padev_close(padev)
+        return 0
+
+    cdef int _halt(self) except -1:
+        """Stops whatever ticks the mixer (the device's callbacks or the clock thread)."""
+        if self._padev != NULL:
+            with nogil:
+                media_padev_stop(self._padev)
         with nogil:
-            status = media_mixer_set_echo_canceller(self._mixer, ec_tail_length)
-        _check(status, "Could not set up the echo canceller")
-        self.ec_tail_length = ec_tail_length
-        if close_status != WAV_OK:
-            raise WaveFileError(_file_device_path(previous_output, "output_device"), close_status, saved_errno)
+            media_clock_stop(self._clock)
+        return 0
+
+    cdef int _go(self) except -1:
+        """Starts ticking: the device's callbacks when a sound device is open, else the clock."""
+        cdef int err
+        if self._padev != NULL:
+            with nogil:
+                err = media_padev_start(self._padev)
+            if err == paNoError:
+                return 0
+            reason = _pa_error(err)
+            failures = [(direction, name, reason) for direction, name in self._portaudio_sides()]
+            self._close_portaudio()
+            self._set_real_devices()
+            self._report(failures)
+        with nogil:
+            err = media_clock_start(self._clock)
+        if err != 0:
+            raise OSError(-err, "Could not start the mixer clock thread")
+        return 0
+
+    cdef list _portaudio_sides(self):
+        sides = []
+        if self._padev != NULL and media_padev_capture_port(self._padev) != NULL:
+            sides.append(("input", self._requested_input))
+        if self._padev != NULL and media_padev_playback_port(self._padev) != NULL:
+            sides.append(("output", self._requested_output))
+        return sides
+
+    cdef int _report(self, list failures) except -1:
+        for direction, name, reason in failures:
+            log.warning("audio mixer %s device %r cannot be used (%s): using the null device", direction, name,
+                        reason)
+            self._failure_serial += 1
+            self._failures[self._failure_serial] = (direction, name, reason)
+            if not self.event_queue.post(MEDIA_EVENT_DEVICE_FAILED, self._source, self._failure_serial,
+                                         self._device_generation):
+                del self._failures[self._failure_serial]
+        return 0
+
+    cdef object _suspend_portaudio(self):
+        """Before PortAudio is re-initialised: closes the device, ticks on the clock meanwhile."""
+        cdef bint was_running = self._running
+        if self._padev == NULL:
+            return was_running
+        self._halt()
+        self._close_portaudio()
+        if was_running:
+            self._go()
+        return was_running
+
+    cdef int _resume_portaudio(self, bint was_running) except -1:
+        """After PortAudio was re-initialised: reopens the devices asked for (by name)."""
+        input_kind, input_arg = _device_kind(self._requested_input, "input_device")
+        output_kind, output_arg = _device_kind(self._requested_output, "output_device")
+        self._halt()
+        self._device_generation += 1
+        failures = self._open_portaudio(input_arg if input_kind == "portaudio" else None,
+                                        output_arg if output_kind == "portaudio" else None)
+        self._install()
+        self._set_real_devices()
+        if self._running:
+            self._go()
+        self._report(failures)
+        return 0
+
+    @property
+    def _device_tag(self):
+        """The tag the current devices' events carry (tests)."""
+        return self._device_generation
+
+    @property
+    def device_statistics(self):
+        """The open sound device's counters (None with no PortAudio device).
+
+        ``ticks`` run by its callbacks, ``captured`` and ``played`` samples, ``capture_underruns``
+        (frames the mixer got as silence), ``capture_overflows`` (samples dropped),
+        ``capture_trimmed`` and ``playback_overflows`` (frames dropped), ``duplex`` (one stream for
+        both sides), the channels and the latencies (s) PortAudio reports.
+        """
+        cdef media_bridge_stats_t stats
+        if self._padev == NULL:
+            return None
+        media_bridge_get_stats(media_padev_bridge(self._padev), &stats)
+        return {
+            "ticks": stats.ticks,
+            "captured": stats.captured,
+            "played": stats.played,
+            "capture_underruns": stats.capture_underruns,
+            "capture_overflows": stats.capture_overflows,
+            "capture_trimmed": stats.capture_trimmed,
+            "playback_overflows": stats.playback_overflows,
+            "duplex": bool(media_padev_duplex(self._padev)),
+            "input_channels": media_padev_channels(self._padev, MEDIA_PADEV_INPUT),
+            "output_channels": media_padev_channels(self._padev, MEDIA_PADEV_OUTPUT),
+            "input_latency": media_padev_latency(self._padev, MEDIA_PADEV_INPUT),
+            "output_latency": media_padev_latency(self._padev, MEDIA_PADEV_OUTPUT),
+        }
+
+    def _simulate_device(self, callbacks, capture=None, *, int channels=1, bint playback=True,
+                         capture_callbacks=None):
+        """Drives the mixer as a sound device callback would, on this thread (tests and tools).
+
+        For each size in ``callbacks`` (samples per channel), the next samples of ``capture``
+        (int16 bytes, ``channels`` interleaved; None: no capture side) go into the device bridge and,
+        with ``playback``, as many samples are taken out of it (else the capture drives the ticks).
+        ``capture_callbacks`` gives other sizes for the capture side, step by step (an input
+        device on another clock). Slot 0 holds the bridge meanwhile; the selected devices come
+        back afterwards. Returns ``(played, statistics)``: the played int16 bytes (None without
+        ``playback``) and the bridge's counters.
+        """
+        cdef media_bridge_t *bridge = NULL
+        cdef media_bridge_stats_t stats
+        cdef Py_buffer view
+        cdef bint have_capture = capture is not None
+        cdef const int16_t *captured = NULL
+        cdef int16_t *played = NULL
+        cdef size_t total = 0, capture_total = 0, i, count, position = 0, capture_position = 0
+        cdef uint32_t *sizes
+        cdef uint32_t *capture_sizes
+        cdef uint32_t ch
+        cdef int status
+        cdef bytes out = None
+        self._require()
+        if channels not in (1, 2):
+            raise ValueError("channels argument must be 1 or 2")
+        if not have_capture and not playback:
+            raise ValueError("a simulated device needs a capture or a playback side")
+        if self.is_running:
+            raise SIPCoreInvalidStateError("the mixer is running")
+        sizes_list = [int(size) for size in callbacks]
+        capture_list = sizes_list if capture_callbacks is None else [int(size) for size in capture_callbacks]
+        if len(capture_list) != len(sizes_list):
+            raise ValueError("capture_callbacks must have one size per callback")
+        if any(size < 0 for size in sizes_list + capture_list):
+            raise ValueError("callback sizes cannot be negative")
+        count = len(sizes_list)
+        total = sum(sizes_list)
+        capture_total = sum(capture_list)
+        ch = channels
+        sizes = <uint32_t *>malloc((2 * count if count > 0 else 1) * sizeof(uint32_t))
+        if sizes == NULL:
+            raise MemoryError()
+        capture_sizes = sizes + count
+        for i in range(count):
+            sizes[i] = sizes_list[i]
+            capture_sizes[i] = capture_list[i]
+        if have_capture:
+            PyObject_GetBuffer(capture, &view, PyBUF_SIMPLE)
+        try:
+            if have_capture and <size_t>view.len < capture_total * ch * 2:
+                raise ValueError(f"capture holds fewer than the {capture_total} samples the callbacks take")
+            if have_capture:
+                captured = <const int16_t *>view.buf
+            if playback:
+                out = PyBytes_FromStringAndSize(NULL, total * channels * 2)
+                played = <int16_t *>PyBytes_AS_STRING(out)
+            status = media_bridge_create(self.sample_rate, self.samples_per_frame, _clock_tick, self._mixer, &bridge)
+            if status != 0:
+                raise MemoryError("could not create a device bridge")
+            media_bridge_reset(bridge, have_capture and playback)
+            with nogil:
+                status = media_mixer_set_device(
+                    self._mixer,
+                    media_bridge_capture_port(bridge) if have_capture else &self._null_port,
+                    media_bridge_playback_port(bridge) if playback else &self._null_port)
+            _check(status, "Could not set the simulated device")
+            try:
+                with nogil:
+                    for i in range(count):
+                        if have_capture:
+                            media_bridge_capture(bridge, captured + capture_position * ch, ch, capture_sizes[i])
+                            capture_position += capture_sizes[i]
+                        if playback:
+                            media_bridge_playback(bridge, played + position * ch, ch, sizes[i])
+                        else:
+                            media_bridge_pump(bridge)
+                        position += sizes[i]
+            finally:
+                self._install()
+            media_bridge_get_stats(bridge, &stats)
+        finally:
+            if have_capture:
+                PyBuffer_Release(&view)
+            free(sizes)
+            media_bridge_destroy(bridge)
+        return out, {
+            "ticks": stats.ticks,
+            "captured": stats.captured,
+            "played": stats.played,
+            "capture_underruns": stats.capture_underruns,
+            "capture_overflows": stats.capture_overflows,
+            "capture_trimmed": stats.capture_trimmed,
+            "playback_overflows": stats.playback_overflows,
+        }
 
     def reset_ec(self):
         """Forgets what the echo canceller has learnt (after the echo path changed)."""
@@ -301,35 +973,47 @@ cdef class AudioMixer:
     # clock ---------------------------------------------------------------------------------
 
     def start(self):
-        """Starts the clock thread that ticks the mixer once per frame (no-op when running)."""
-        cdef int status
+        """Starts ticking the mixer once per frame (no-op when running).
+
+        The sound device's callback ticks it when a PortAudio device is open; else the native
+        clock thread does.
+        """
         self._require()
-        with nogil:
-            status = media_clock_start(self._clock)
-        if status != 0:
-            raise OSError(-status, "Could not start the mixer clock thread")
+        with _portaudio.lock:  # not while a refresh closes and reopens the devices
+            if self._running and self.is_running:
+                return
+            self._running = True
+            try:
+                self._go()
+            except BaseException:
+                self._running = False
+                raise
 
     def stop(self):
-        """Stops the clock thread; returns once the last tick has finished."""
-        if self._clock != NULL:
-            with nogil:
-                media_clock_stop(self._clock)
+        """Stops ticking; returns once the last tick has finished."""
+        with _portaudio.lock:
+            self._running = False
+            if self._clock != NULL:
+                self._halt()
 
     @property
     def is_running(self):
-        return self._clock != NULL and media_clock_running(self._clock) != 0
+        if self._clock == NULL:
+            return False
+        return media_clock_running(self._clock) != 0 or (self._padev != NULL and media_padev_running(self._padev) != 0)
 
     def tick(self, int count=1):
-        """Runs ``count`` ticks now, on this thread (tests and tools; not while the clock runs)."""
+        """Runs ``count`` ticks now, on this thread (tests and tools; not while the mixer runs)."""
         cdef int i
         self._require()
         if count < 0:
             raise ValueError("count cannot be negative")
-        if media_clock_running(self._clock):
-            raise SIPCoreInvalidStateError("the mixer's clock thread is running")
+        if self.is_running:
+            raise SIPCoreInvalidStateError("the mixer's clock thread or sound device is running")
         with nogil:
             for i in range(count):
                 media_mixer_tick(self._mixer)
+
 
     # slots ---------------------------------------------------------------------------------
 
@@ -518,6 +1202,24 @@ cdef class AudioMixer:
             self.input_finished = True
         elif type == MEDIA_EVENT_RECORDER_ERROR:
             log.warning("audio mixer output device %r stopped writing: %s", self.output_device, os.strerror(a))
+        elif type == MEDIA_EVENT_DEVICE_FAILED:
+            failure = self._failures.pop(a, None)
+            if failure is not None:
+                direction, device, reason = failure
+                _post_notification("AudioMixerDeviceDidFail", self, direction=direction, device=device, error=reason)
+        elif type == MEDIA_EVENT_DEVICE_STOPPED and b == self._device_generation and self._padev != NULL:
+            # the device stopped by itself (unplugged, host error): go on with the null device
+            with _portaudio.lock:
+                sides = self._portaudio_sides()
+                self._halt()
+                self._close_portaudio()
+                self._set_real_devices()
+                if self._running:
+                    self._go()
+            for direction, device in sides:
+                log.warning("audio mixer %s device %r stopped: using the null device", direction, device)
+                _post_notification("AudioMixerDeviceDidFail", self, direction=direction, device=device,
+                                   error="the sound device stopped working")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1021,6 +1723,156 @@ cdef class MemoryPort(_MixerObject):
         with nogil:
             got = media_memory_port_take(self._memory, into, limit)
         return out if got == limit else out[: got * 2 * self.channels]
+
+
+# ---------------------------------------------------------------------------------------------
+# Resampler
+# ---------------------------------------------------------------------------------------------
+
+_RESAMPLER_ENGINES = ("auto", "polyphase", "speexdsp")
+
+
+@cython.no_gc_clear
+cdef class Resampler:
+    """Converts mono int16 audio from ``in_rate`` to ``out_rate``, ``in_frame`` samples at a time.
+
+    The mixer's converters, usable on their own (tests, tools, benchmarks). ``engine``:
+    ``"polyphase"`` (ours, csrc/resample.c: small integer ratios only, ValueError otherwise),
+    ``"speexdsp"`` (speexdsp at the mixer's quality, any ratio) or ``"auto"`` (the first that
+    takes the ratio, as the mixer chooses). The filter keeps its history between calls, so a
+    signal cut into frames converts as if it were whole.
+    """
+
+    cdef media_resampler_t *_polyphase
+    cdef SpeexResamplerState *_speex
+    cdef readonly int in_rate
+    cdef readonly int out_rate
+    cdef readonly int in_frame
+    cdef readonly int out_frame
+    cdef readonly str engine
+
+    def __init__(self, int in_rate, int out_rate, int in_frame, *, str engine="auto"):
+        cdef int err = 0
+        if self._polyphase != NULL or self._speex != NULL:
+            raise SIPCoreError("Resampler.__init__() was already called")
+        if engine not in _RESAMPLER_ENGINES:
+            raise ValueError(f"engine argument must be one of {', '.join(map(repr, _RESAMPLER_ENGINES))}")
+        for name, rate in (("in_rate", in_rate), ("out_rate", out_rate)):
+            if not <int>MEDIA_PORT_MIN_RATE <= rate <= <int>MEDIA_PORT_MAX_RATE:
+                raise ValueError(f"{name} argument must be {MEDIA_PORT_MIN_RATE}..{MEDIA_PORT_MAX_RATE} Hz")
+        if in_rate == out_rate:
+            raise ValueError("in_rate and out_rate are the same: there is nothing to convert")
+        if in_frame <= 0 or <int64_t>in_frame * out_rate % in_rate:
+            raise ValueError("in_frame argument must be a positive number of samples that converts to whole samples")
+        if engine == "auto":
+            engine = "polyphase" if media_resampler_supports(in_rate, out_rate) else "speexdsp"
+        if engine == "polyphase":
+            if not media_resampler_supports(in_rate, out_rate):
+                raise ValueError(f"the polyphase engine does not convert {in_rate} Hz to {out_rate} Hz")
+            err = media_resampler_create(in_rate, out_rate, in_frame, &self._polyphase)
+            if err == -errno.ENOMEM:
+                raise MemoryError("could not create a resampler")
+            if err != 0:
+                raise ValueError(f"the polyphase engine cannot convert frames of {in_frame} samples at {in_rate} Hz")
+        else:
+            self._speex = speex_resampler_init(1, in_rate, out_rate, SPEEX_RESAMPLER_QUALITY_VOIP, &err)
+            if self._speex == NULL:
+                raise MemoryError("could not create a resampler")
+        self.in_rate = in_rate
+        self.out_rate = out_rate
+        self.in_frame = in_frame
+        self.out_frame = <int>(<int64_t>in_frame * out_rate // in_rate)
+        self.engine = engine
+
+    def __dealloc__(self):
+        media_resampler_destroy(self._polyphase)
+        self._polyphase = NULL
+        if self._speex != NULL:
+            speex_resampler_destroy(self._speex)
+            self._speex = NULL
+
+    cdef int _require(self) except -1:
+        if self._polyphase == NULL and self._speex == NULL:
+            raise SIPCoreError("Resampler.__init__() was not called")
+        return 0
+
+    @property
+    def delay(self):
+        """Group delay, in input samples (how far the output lags behind the input)."""
+        cdef media_resampler_info_t info
+        self._require()
+        if self._polyphase != NULL:
+            media_resampler_get_info(self._polyphase, &info)
+            return info.delay
+        return float(speex_resampler_get_input_latency(self._speex))
+
+    @property
+    def design(self):
+        """The polyphase filter's stages (None for speexdsp): a list of dicts with ``up``,
+        ``down``, ``taps`` (per phase), ``shift`` (2**shift is unity), ``half`` (taps in the first of
+        the two partial sums) and ``phases`` (the int16 taps of each phase, newest sample first:
+        output ``k`` is ``sum(phases[k*down % up][j] * x[k*down // up - j])``), plus the
+        multiply-adds a frame costs in ``macs_per_frame`` of the first entry."""
+        cdef media_resampler_info_t info
+        cdef uint32_t i, j, p, taps
+        cdef int16_t buffer[2048]
+        self._require()
+        if self._polyphase == NULL:
+            return None
+        media_resampler_get_info(self._polyphase, &info)
+        stages = []
+        for i in range(info.stages):
+            taps = info.taps[i]
+            phases = []
+            for p in range(info.up[i]):
+                media_resampler_get_phase(self._polyphase, i, p, buffer)
+                phases.append(tuple(buffer[j] for j in range(taps)))
+            stages.append({"up": info.up[i], "down": info.down[i], "taps": taps, "shift": info.shift[i],
+                           "half": info.half[i], "phases": tuple(phases)})
+        stages[0]["macs_per_frame"] = info.macs_per_frame
+        return stages
+
+    def process(self, pcm):
+        """Converts whole frames (int16 bytes-like, a multiple of ``in_frame`` samples) to bytes."""
+        cdef Py_buffer view
+        cdef size_t frames, i
+        cdef uint32_t in_len, out_len
+        cdef const int16_t *source
+        cdef int16_t *target
+        cdef bytes out
+        self._require()
+        PyObject_GetBuffer(pcm, &view, PyBUF_SIMPLE)
+        try:
+            if view.len % (2 * self.in_frame):
+                raise ValueError(f"pcm must hold whole frames of {self.in_frame} int16 samples")
+            frames = view.len // (2 * self.in_frame)
+            out = PyBytes_FromStringAndSize(NULL, frames * self.out_frame * 2)
+            source = <const int16_t *>view.buf
+            target = <int16_t *>PyBytes_AS_STRING(out)
+            with nogil:
+                for i in range(frames):
+                    if self._polyphase != NULL:
+                        media_resampler_process(self._polyphase, source + i * self.in_frame,
+                                                target + i * self.out_frame)
+                    else:
+                        in_len = self.in_frame
+                        out_len = self.out_frame
+                        speex_resampler_process_int(self._speex, 0, source + i * self.in_frame, &in_len,
+                                                    target + i * self.out_frame, &out_len)
+                        if out_len < <uint32_t>self.out_frame:
+                            memset(target + i * self.out_frame + out_len, 0,
+                                   (self.out_frame - out_len) * sizeof(int16_t))
+        finally:
+            PyBuffer_Release(&view)
+        return out
+
+    def reset(self):
+        """Forgets the history: the next frame starts from silence."""
+        self._require()
+        if self._polyphase != NULL:
+            media_resampler_reset(self._polyphase)
+        else:
+            speex_resampler_reset_mem(self._speex)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ def one_life(tmp_path, index: int, clip) -> None:
     queue = EventQueue()
     with_files = index % 10 == 0
     output = f"file:{tmp_path / 'device.wav'}" if with_files else None
-    mixer = AudioMixer(None, output, 16000, 50, 16, event_queue=queue)
+    resampler = "speexdsp" if index % 3 == 0 else "auto"  # both converters are created and freed
+    mixer = AudioMixer(None, output, 16000, 50, 16, event_queue=queue, resampler=resampler)
     talker = MemoryPort(mixer, pcm(constant(100, 320)), sample_rate=8000, record_seconds=0.1)
     tones = ToneGenerator(mixer)
     loopback = MixerPort(mixer)

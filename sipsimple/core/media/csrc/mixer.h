@@ -7,7 +7,8 @@
  *
  * One tick (media_mixer_tick):
  *   1. every source port gives one frame (get_frame); it is converted to the mixer's format
- *      (channels averaged to mono, clock rate resampled with speexdsp), passed through the echo
+ *      (channels averaged to mono, clock rate resampled: our polyphase converter for small integer
+ *      ratios (resample.h), speexdsp for the others), passed through the echo
  *      canceller when it is the device's capture, scaled by the slot's input gain (and silenced
  *      when the device is muted);
  *   2. every sink port gets one frame (put_frame): the sum of the frames of the sources connected
@@ -48,6 +49,12 @@ enum {
 #define MEDIA_MIXER_MAX_GAIN 200u
 #define MEDIA_MIXER_DEVICE_SLOT 0u
 #define MEDIA_MIXER_MAX_SLOTS 1024u /* slots including slot 0: the connection table is MAX^2 x 2 bytes */
+
+/* Which converter ports at another clock rate get (chosen when the port is added). */
+enum media_mixer_resampler {
+    MEDIA_MIXER_RESAMPLER_AUTO = 0,     /* resample.h where the ratio allows it, else speexdsp */
+    MEDIA_MIXER_RESAMPLER_SPEEXDSP = 1, /* speexdsp for every ratio (baseline for benchmarks) */
+};
 
 enum media_mixer_direction {
     MEDIA_MIXER_RX = 0, /* from the port into the mixer (the port as a source) */
@@ -93,6 +100,9 @@ size_t media_mixer_connections(media_mixer_t *mixer, uint32_t *pairs, size_t max
 
 int media_mixer_set_gain(media_mixer_t *mixer, uint32_t slot, int direction, uint32_t percent);
 void media_mixer_set_muted(media_mixer_t *mixer, int muted); /* silences the device's capture */
+/* The converter for ports added (or devices set) from now on: MEDIA_MIXER_RESAMPLER_*. */
+int media_mixer_set_resampler(media_mixer_t *mixer, int kind);
+int media_mixer_resampler(const media_mixer_t *mixer);
 /* Echo canceller between the device's playback and capture: tail in ms, 0 turns it off. */
 int media_mixer_set_echo_canceller(media_mixer_t *mixer, uint32_t tail_ms);
 void media_mixer_reset_echo_canceller(media_mixer_t *mixer);

@@ -11,8 +11,9 @@
  *     (as in codec.h); the buffer holds n * channels int16_t values. The mixer always passes
  *     n == samples_per_frame.
  *   - samples_per_frame / clock_rate must be the mixer's frame time (10 or 20 ms): a port added
- *     to a 20 ms mixer at 8 kHz has samples_per_frame 160. The mixer converts clock rates (speexdsp
- *     resampler) and channel counts (1 or 2) itself; ports never need to.
+ *     to a 20 ms mixer at 8 kHz has samples_per_frame 160. The mixer converts clock rates (its own
+ *     polyphase resampler for small integer ratios, speexdsp for the rest, see resample.h) and
+ *     channel counts (1 or 2) itself; ports never need to.
  *   - get_frame() fills all n * channels values and returns MEDIA_PORT_OK, or returns
  *     MEDIA_PORT_SILENCE (the buffer is then ignored: the port has nothing to say this frame).
  *     A negative return is an error: the mixer counts it and treats the frame as silence.

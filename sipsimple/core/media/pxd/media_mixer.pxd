@@ -1,5 +1,6 @@
-# Declarations of the mixer, clock, WAV, tone and device C code (csrc/mixer.h, clock.h, wav.h,
-# tone.h, devices.h), linked into the _mixer extension (see docs/media-mixer.md).
+# Declarations of the mixer, clock, WAV, tone, device, resampler and PortAudio-device C code
+# (csrc/mixer.h, clock.h, wav.h, tone.h, devices.h, resample.h, padev.h), linked into the _mixer
+# extension (see docs/media-mixer.md).
 
 from libc.stdint cimport int16_t, int32_t, int64_t, uint32_t, uint64_t
 
@@ -21,6 +22,8 @@ cdef extern from "mixer.h" nogil:
         MEDIA_MIXER_MAX_SLOTS
         MEDIA_MIXER_RX
         MEDIA_MIXER_TX
+        MEDIA_MIXER_RESAMPLER_AUTO
+        MEDIA_MIXER_RESAMPLER_SPEEXDSP
 
     ctypedef struct media_mixer_t:
         pass
@@ -51,6 +54,8 @@ cdef extern from "mixer.h" nogil:
     size_t media_mixer_connections(media_mixer_t *mixer, uint32_t *pairs, size_t max)
     int media_mixer_set_gain(media_mixer_t *mixer, uint32_t slot, int direction, uint32_t percent)
     void media_mixer_set_muted(media_mixer_t *mixer, int muted)
+    int media_mixer_set_resampler(media_mixer_t *mixer, int kind)
+    int media_mixer_resampler(const media_mixer_t *mixer)
     int media_mixer_set_echo_canceller(media_mixer_t *mixer, uint32_t tail_ms)
     void media_mixer_reset_echo_canceller(media_mixer_t *mixer)
     int media_mixer_levels(media_mixer_t *mixer, uint32_t slot, media_mixer_levels_t *out)
@@ -194,3 +199,92 @@ cdef extern from "devices.h" nogil:
     size_t media_memory_port_take(media_memory_port_t *port, int16_t *out, size_t max_frames)
     size_t media_memory_port_played(media_memory_port_t *port)
     uint64_t media_memory_port_dropped(media_memory_port_t *port)
+
+
+cdef extern from "resample.h" nogil:
+    double MEDIA_RESAMPLER_ATTENUATION_DB
+    double MEDIA_RESAMPLER_PASSBAND
+    enum:
+        MEDIA_RESAMPLER_MAX_FACTOR
+
+    ctypedef struct media_resampler_t:
+        pass
+
+    ctypedef struct media_resampler_info_t:
+        uint32_t in_rate, out_rate
+        uint32_t in_frame, out_frame
+        uint32_t stages
+        uint32_t up[2]
+        uint32_t down[2]
+        uint32_t taps[2]
+        uint32_t shift[2]
+        uint32_t half[2]
+        uint32_t macs_per_frame
+        double delay
+
+    int media_resampler_supports(uint32_t in_rate, uint32_t out_rate)
+    int media_resampler_create(uint32_t in_rate, uint32_t out_rate, uint32_t in_frame, media_resampler_t **out)
+    void media_resampler_destroy(media_resampler_t *resampler)
+    void media_resampler_process(media_resampler_t *resampler, const int16_t *inp, int16_t *out)
+    void media_resampler_reset(media_resampler_t *resampler)
+    uint32_t media_resampler_out_frame(const media_resampler_t *resampler)
+    void media_resampler_get_info(const media_resampler_t *resampler, media_resampler_info_t *out)
+    int media_resampler_get_phase(const media_resampler_t *resampler, uint32_t stage, uint32_t phase, int16_t *taps)
+
+
+cdef extern from "padev.h" nogil:
+    enum:
+        MEDIA_EVENT_DEVICE_STOPPED
+        MEDIA_EVENT_DEVICE_FAILED
+        MEDIA_PADEV_INPUT
+        MEDIA_PADEV_OUTPUT
+
+    ctypedef void (*media_bridge_tick_fn)(void *arg) noexcept nogil
+
+    ctypedef struct media_bridge_t:
+        pass
+
+    ctypedef struct media_bridge_stats_t:
+        uint64_t ticks
+        uint64_t captured
+        uint64_t played
+        uint64_t capture_underruns
+        uint64_t capture_overflows
+        uint64_t capture_trimmed
+        uint64_t playback_overflows
+
+    int media_bridge_create(uint32_t rate, uint32_t frame, media_bridge_tick_fn tick, void *arg,
+                            media_bridge_t **out)
+    void media_bridge_destroy(media_bridge_t *bridge)
+    media_port_t *media_bridge_capture_port(media_bridge_t *bridge)
+    media_port_t *media_bridge_playback_port(media_bridge_t *bridge)
+    void media_bridge_reset(media_bridge_t *bridge, int prefill)
+    void media_bridge_capture(media_bridge_t *bridge, const int16_t *inp, uint32_t channels, size_t frames)
+    void media_bridge_playback(media_bridge_t *bridge, int16_t *out, uint32_t channels, size_t frames)
+    void media_bridge_pump(media_bridge_t *bridge)
+    void media_bridge_get_stats(media_bridge_t *bridge, media_bridge_stats_t *out)
+
+    ctypedef struct media_padev_t:
+        pass
+
+    ctypedef struct media_padev_config_t:
+        int input_device
+        int output_device
+        uint32_t rate, frame
+        media_bridge_tick_fn tick
+        void *tick_arg
+        media_event_queue_t *events
+        uint64_t source
+        int64_t tag
+
+    int media_padev_open(const media_padev_config_t *config, media_padev_t **out, int *which)
+    int media_padev_start(media_padev_t *dev)
+    void media_padev_stop(media_padev_t *dev)
+    void media_padev_close(media_padev_t *dev)
+    int media_padev_running(const media_padev_t *dev)
+    int media_padev_duplex(const media_padev_t *dev)
+    uint32_t media_padev_channels(const media_padev_t *dev, int which)
+    double media_padev_latency(const media_padev_t *dev, int which)
+    media_port_t *media_padev_capture_port(media_padev_t *dev)
+    media_port_t *media_padev_playback_port(media_padev_t *dev)
+    media_bridge_t *media_padev_bridge(media_padev_t *dev)
