@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sipsimple.core.primitives import (
         IncomingReferral,
         IncomingSubscription,
+        Invitation,
         Message,
         Publication,
         Referral,
@@ -98,6 +99,7 @@ _MODULES = {
     "IncomingSubscription": "sipsimple.core.primitives",
     "Referral": "sipsimple.core.primitives",
     "IncomingReferral": "sipsimple.core.primitives",
+    "Invitation": "sipsimple.core.primitives",
     "Credentials": "sipsimple.core.sip.credentials",
     "FrozenCredentials": "sipsimple.core.sip.credentials",
     "SIPURI": "sipsimple.core.sip.uri",
@@ -170,6 +172,7 @@ __all__ = [
     "Header",
     "IncomingReferral",
     "IncomingSubscription",
+    "Invitation",
     "MaxForwardsHeader",
     "Message",
     "MinExpiresHeader",

@@ -9,6 +9,7 @@ also share ``_binding`` (refresh, expiry, end). See docs/sip-primitives.md.
 from ._client import EXPIRY_WARNING, refresh_delay
 from .incoming_referral import IncomingReferral
 from .incoming_subscription import IncomingSubscription, install_incoming_handlers
+from .invitation import Invitation, install_invitation_handler
 from .message import Message
 from .publication import Publication
 from .referral import Referral
@@ -24,6 +25,7 @@ __all__ = [
     "IRouteResolver",
     "IncomingReferral",
     "IncomingSubscription",
+    "Invitation",
     "Message",
     "Publication",
     "Referral",
@@ -34,5 +36,6 @@ __all__ = [
     "StaticResolver",
     "Subscription",
     "install_incoming_handlers",
+    "install_invitation_handler",
     "refresh_delay",
 ]
