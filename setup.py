@@ -114,7 +114,7 @@ EXTENSIONS = [
             f"sipsimple/core/media/csrc/{name}.c"
             for name in ("mixer", "resample", "clock", "wav", "tone", "devices", "padev")
         ],
-        packages=("speexdsp", "portaudio-2.0"),
+        packages=("speexdsp", "portaudio-2.0", "alsa"),
         include_dirs=["sipsimple/core/media/csrc"],
         libraries=["pthread", "m"],
     ),

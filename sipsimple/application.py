@@ -32,6 +32,12 @@ AccountManager (accounts unregister, each bounded), stops the Engine, posts
 ``SIPApplicationDidEnd`` and stops the Twisted thread it started. Every wait is bounded by
 ``stop_timeout`` seconds, so DidEnd comes even when the network is gone.
 Every notification has ``timestamp``; the sender is the application.
+
+Audio (sipsimple/application_audio.py): right after the Engine starts, the voice and alert
+``AudioMixer``/``AudioDevice``/``AudioBridge`` are made from ``SIPSimpleSettings.audio`` and exposed
+as ``voice_audio_mixer``, ``voice_audio_device``, ``voice_audio_bridge`` and the ``alert_`` ones
+(None while the application does not run); they follow the audio settings and the system's sound
+devices, ``rtp.audio_codec_list`` sets ``Engine.codecs``, and they are stopped before the Engine.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.defer import Deferred
 
+from sipsimple.application_audio import ApplicationAudio, audio_attribute
 from sipsimple.configuration import ConfigurationManager
 from sipsimple.core.engine import EngineError
 from sipsimple.notification import NotificationCenter, NotificationData
@@ -87,6 +94,7 @@ class SIPApplicationBase:
         dns_port: int = 53,
         network_monitor: NetworkMonitor | None = None,
         network_check_interval: float = 5.0,
+        audio_mixer_factory: Any = None,
     ) -> None:
         self._twisted_thread = twisted_thread
         self._network_monitor = network_monitor
@@ -108,6 +116,16 @@ class SIPApplicationBase:
         #: the NAT type detected after start (sipsimple.core.nat, docs/nat.md); None until then
         self.local_nat_type: str | None = None
         self._nat_detection: Any = None
+        #: builds the AudioMixers (None: ``AudioMixer``); tests inject their own
+        self.audio_mixer_factory = audio_mixer_factory
+        self._audio: ApplicationAudio | None = None
+
+    voice_audio_mixer = audio_attribute("voice_audio_mixer")
+    voice_audio_device = audio_attribute("voice_audio_device")
+    voice_audio_bridge = audio_attribute("voice_audio_bridge")
+    alert_audio_mixer = audio_attribute("alert_audio_mixer")
+    alert_audio_device = audio_attribute("alert_audio_device")
+    alert_audio_bridge = audio_attribute("alert_audio_bridge")
 
     # -- parts ----------------------------------------------------------------------------------
 
@@ -177,6 +195,7 @@ class SIPApplicationBase:
         try:
             self.network_monitor.start()
             self._start_engine()
+            self._start_audio()
             from sipsimple.core.primitives import install_incoming_handlers
 
             install_incoming_handlers(self.engine)
@@ -270,6 +289,16 @@ class SIPApplicationBase:
             self.engine.start(**options)  # without TLS; if this fails too, it is fatal
             log.error("TLS could not start: %s", error.__cause__ or error)
             self._post("SIPApplicationFailedToStartTLS", error=error.__cause__ or error)
+
+    def _start_audio(self) -> None:
+        options = {} if self.audio_mixer_factory is None else {"mixer_factory": self.audio_mixer_factory}
+        self._audio = ApplicationAudio(self.engine, self.twisted_thread.call, **options)
+        self._audio.start()
+
+    def _stop_audio(self) -> None:
+        if self._audio is not None:
+            self._audio.stop()
+            self._audio = None
 
     # -- run-time changes -----------------------------------------------------------------------
 
@@ -369,6 +398,7 @@ class SIPApplicationBase:
         stopping.addErrback(lambda failure: log.warning("accounts did not stop in time: %s", failure.value))
 
         def stop_engine(_: object) -> Deferred[Any]:
+            self._stop_audio()
             ending: Deferred[Any] = self.engine.stop()
             ending.addTimeout(self.stop_timeout, reactor)
             return ending.addErrback(lambda failure: log.warning("engine stop: %s", failure.value))
@@ -394,7 +424,7 @@ class SIPApplication(SIPApplicationBase, metaclass=Singleton):
     """The process-wide application (Engine, AccountManager and Twisted thread singletons).
 
     The audio attributes of the reference (``voice_audio_mixer``/``_bridge``/``_device`` and the
-    ``alert_`` ones) come with the media layer and do not exist yet.
+    ``alert_`` ones) are described in the module documentation.
     """
 
     def __init__(self) -> None:

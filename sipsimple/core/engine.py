@@ -31,6 +31,11 @@ Incoming requests: in-dialog ones (with a To tag) go to the handler registered f
 (``register_method_handler``); without one, OPTIONS is answered 200 with Allow/Accept/Supported,
 MESSAGE 200 plus ``SIPEngineGotMessage``, other SIP methods 405 with Allow and unknown methods 501.
 A request the scanner cannot frame is answered 400 with the reason when a Via can be found in it.
+
+Media (``MediaEngineMixin``, sipsimple/core/_media_engine.py): ``available_codecs``, ``codecs``,
+``input_devices``/``output_devices``, ``default_input_device``/``default_output_device``,
+``refresh_sound_devices()`` (``AudioDevicesDidChange``, ``DefaultAudioDeviceDidChange``) and
+``media_event_queue``, whose reader runs on the reactor from ``start`` to ``stop``.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from sipsimple.core._media_engine import MediaEngineMixin
 from sipsimple.core.sip.headers import Header
 from sipsimple.core.sip.ids import new_tag
 from sipsimple.core.sip.message import SIPRequest, SIPResponse, make_response
@@ -93,7 +99,7 @@ def default_host_address(family: int = socket.AF_INET) -> str:
     return address
 
 
-class SIPEngine:
+class SIPEngine(MediaEngineMixin):
     """The engine, without the singleton (see the module documentation)."""
 
     def __init__(self, reactor: Any = None, notification_center: NotificationCenter | None = None) -> None:
@@ -218,6 +224,7 @@ class SIPEngine:
             self.post("SIPEngineDidFail", error=e)
             raise EngineError(f"the engine could not start: {e}") from e
         self._running = True
+        self._start_media()
         self.post("SIPEngineDidStart")
 
     def _abort_start(self) -> None:
@@ -234,6 +241,7 @@ class SIPEngine:
             return succeed(None)
         self._running = False
         self.post("SIPEngineWillEnd")
+        self._stop_media()
         assert self._transports is not None
         stopping = self._transports.stop()
         self._transports = None
