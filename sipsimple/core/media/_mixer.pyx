@@ -245,8 +245,11 @@ cdef class _PortAudio:
             return 0
         # PortAudio's JACK host API would otherwise try to start a JACK server.
         os.environ.setdefault("JACK_NO_START_SERVER", "1")
+        # ALSA and JACK print pages of probing errors on a machine without sound hardware; they are
+        # kept off stderr unless SIPSIMPLE_AUDIO_VERBOSE is set (the outcome is reported anyway).
+        cdef int verbose = 1 if os.environ.get("SIPSIMPLE_AUDIO_VERBOSE") else 0
         with nogil:
-            err = Pa_Initialize()
+            err = media_padev_initialize(verbose)
         if err != paNoError:
             raise SIPCoreError(f"Could not initialise PortAudio: {_pa_error(err)}")
         self.initialised = True

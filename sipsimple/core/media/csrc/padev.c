@@ -13,7 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
 #include <portaudio.h>
+#ifdef __linux__
+#include <alsa/asoundlib.h>
+#endif
 
 #define RING_MIN 16384u /* samples; at least 16 frames */
 
@@ -434,3 +442,38 @@ media_port_t *media_padev_playback_port(media_padev_t *d)
 }
 
 media_bridge_t *media_padev_bridge(media_padev_t *d) { return d->bridge; }
+
+
+/* --- quiet initialisation ---------------------------------------------------------------------- */
+
+#ifdef __linux__
+static void quiet_alsa(const char *file, int line, const char *function, int err, const char *fmt, ...)
+{
+    (void)file; (void)line; (void)function; (void)err; (void)fmt;
+}
+#endif
+
+int media_padev_initialize(int verbose)
+{
+    int saved = -1, devnull = -1;
+    int err;
+    if (!verbose) {
+#ifdef __linux__
+        snd_lib_error_set_handler(quiet_alsa);
+#endif
+        fflush(stderr);
+        saved = dup(STDERR_FILENO);
+        devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (saved >= 0 && devnull >= 0)
+            dup2(devnull, STDERR_FILENO);
+    }
+    err = Pa_Initialize();
+    if (saved >= 0) {
+        fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+    }
+    if (devnull >= 0)
+        close(devnull);
+    return err;
+}

@@ -113,6 +113,12 @@ media_port_t *media_padev_capture_port(media_padev_t *dev);  /* NULL without inp
 media_port_t *media_padev_playback_port(media_padev_t *dev); /* NULL without output */
 media_bridge_t *media_padev_bridge(media_padev_t *dev);
 
+/* Pa_Initialize() with the sound libraries' own chatter kept off stderr (unless `verbose`): ALSA's
+ * error messages go to a handler that drops them (for the whole process, from then on), and what
+ * JACK's client library prints while PortAudio probes for a server is discarded by pointing fd 2
+ * at /dev/null for the duration of the call. Returns PortAudio's error code (0: paNoError). */
+int media_padev_initialize(int verbose);
+
 #ifdef __cplusplus
 }
 #endif

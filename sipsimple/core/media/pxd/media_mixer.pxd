@@ -277,6 +277,7 @@ cdef extern from "padev.h" nogil:
         uint64_t source
         int64_t tag
 
+    int media_padev_initialize(int verbose)
     int media_padev_open(const media_padev_config_t *config, media_padev_t **out, int *which)
     int media_padev_start(media_padev_t *dev)
     void media_padev_stop(media_padev_t *dev)
