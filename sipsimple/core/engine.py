@@ -112,6 +112,7 @@ class SIPEngine(MediaEngineMixin):
         self._method_handlers: dict[str, RequestHandler] = {}
         self._dialog_handlers: dict[tuple[str, str, str | None], RequestHandler] = {}
         self._cancel_handlers: dict[int, Callable[[ServerTransaction], None]] = {}
+        self._stray_handlers: dict[tuple[str, str], Callable[[SIPResponse], None]] = {}
         self._allow_text: str | None = None
 
     # collaborators ------------------------------------------------------------------------------
@@ -211,6 +212,7 @@ class SIPEngine(MediaEngineMixin):
                 self._transports,
                 on_request=self._on_request,
                 on_cancel=self._on_cancel,
+                on_stray_response=self._on_stray_response,
                 timers=TimerConfig(t1=t1, t2=t2, t4=t4),
             )
             if udp_port is not None:
@@ -249,6 +251,7 @@ class SIPEngine(MediaEngineMixin):
         self._method_handlers.clear()
         self._allow_text = None
         self._dialog_handlers.clear()
+        self._stray_handlers.clear()
 
         def ended(result: Any) -> None:
             self.post("SIPEngineDidEnd")
@@ -449,6 +452,30 @@ class SIPEngine(MediaEngineMixin):
 
     def on_cancel(self, transaction: ServerTransaction, handler: Callable[[ServerTransaction], None]) -> None:
         self._cancel_handlers[id(transaction)] = handler
+
+    def register_stray_handler(
+        self, call_id: str, local_tag: str, handler: Callable[[SIPResponse], None] | None
+    ) -> None:
+        """Responses that match no client transaction (a 2xx of another fork or a 2xx retransmitted
+        after the INVITE transaction ended) whose Call-ID and From tag are ours go to ``handler``
+        (None: forget it)."""
+        if handler is None:
+            self._stray_handlers.pop((call_id, local_tag), None)
+        else:
+            self._stray_handlers[(call_id, local_tag)] = handler
+
+    def _on_stray_response(self, response: SIPResponse) -> None:
+        try:
+            key = (response.call_id or "", response.from_header.tag or "")
+        except Exception:
+            return
+        handler = self._stray_handlers.get(key)
+        if handler is None:
+            return
+        try:
+            handler(response)
+        except Exception:
+            self._report_exception()
 
     # incoming -----------------------------------------------------------------------------------
 

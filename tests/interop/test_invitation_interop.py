@@ -76,3 +76,65 @@ def test_sipp_answers_our_call_and_our_bye_ends_it(sipp, loop, engine, recorder,
     assert result.ok and result.successful == 1, result.describe()
     states = [n.data.state for n in recorder.named("SIPInvitationChangedState") if n.sender is invitation]
     assert states == ["calling", "early", "connecting", "connected", "disconnecting", "disconnected"]
+
+
+FORKS = [("u1", 0.0), ("t1", 0.0), ("u1", 4.0)]
+
+
+@pytest.mark.parametrize(("transport", "pause"), FORKS, ids=["udp", "tcp", "udp-after-timer-m"])
+def test_sipp_as_a_forking_proxy_gets_both_200s_acked_and_the_second_fork_byed(
+    sipp, loop, recorder, transport, pause
+):
+    """Fork B's 200 comes once fork A's is ACKed: straight away (the INVITE client transaction
+    is Accepted and hands it up), or 4 s later with T1 = 50 ms, when Timer M (64*T1 = 3.2 s) has
+    ended that transaction and the 200 reaches the Invitation as a stray response."""
+    engine = SIPEngine(reactor=loop.reactor)
+    engine.start(ip_address="127.0.0.1", udp_port=0, tcp_port=0, trace_sip=True, t1=0.05 if pause else 0.5)
+    try:
+        run = sipp.spawn(
+            "invite_fork_uas.xml", service="service", transport=transport, timeout=20,
+            extra_args=["-d", str(int(pause * 1000))],
+        ).wait_listening()  # fmt: skip
+        invitation = call(engine, run, "udp" if transport == "u1" else "tcp")
+        loop.run_until(
+            lambda: invitation.state in ("connected", "disconnected"), 10, what="the call to connect"
+        )
+        assert invitation.state == "connected" and invitation.dialog_id.remote_tag.startswith("forkA")
+        try:
+            loop.run_until(
+                lambda: _bye_answered(recorder, "forkB"), 10 + pause, what="fork B's BYE to be answered"
+            )
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{_trace(recorder)}") from None
+        assert invitation.state == "connected" and invitation.sdp.active_remote.media[0].port == 6000
+        invitation.end()
+        loop.run_until(lambda: invitation.state == "disconnected", 10, what="the BYE to be answered")
+        result = finish(loop, run)
+        assert result.ok and result.successful == 1, result.describe()
+    finally:
+        loop.wait(engine.stop())
+
+
+def _bye_answered(recorder, tag: str) -> bool:
+    """Whether a 200 to a BYE of the dialog with To tag ``tag`` arrived (from the SIP trace)."""
+    for notification in recorder.named("SIPEngineSIPTrace"):
+        data = notification.data.data
+        answer = notification.data.received and data.startswith(b"SIP/2.0 200") and b"BYE" in data
+        if answer and f"tag={tag}".encode() in data:
+            return True
+    return False
+
+
+def _trace(recorder) -> str:
+    """What the engine sent and received, first lines only (for failure messages)."""
+    lines = []
+    for notification in recorder.named("SIPEngineSIPTrace"):
+        data = notification.data
+        first = data.data.split(b"\r\n", 1)[0].decode(errors="replace")
+        tags = [
+            line
+            for line in data.data.decode(errors="replace").split("\r\n")
+            if line.startswith(("To:", "t:"))
+        ]
+        lines.append(f"{'<-' if data.received else '->'} {first} {tags}")
+    return "\n".join(lines)

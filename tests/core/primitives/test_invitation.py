@@ -48,9 +48,25 @@ class InviteFakeEngine(DialogFakeEngine):
     def __init__(self) -> None:
         super().__init__()
         self.cancel_handlers: dict[int, object] = {}
+        self.stray_handlers: dict[tuple[str, str], object] = {}
         self.stack = SIPStack(
-            self.clock, self.transport, on_request=self._on_request, on_cancel=self._on_cancel
+            self.clock,
+            self.transport,
+            on_request=self._on_request,
+            on_cancel=self._on_cancel,
+            on_stray_response=self._on_stray,
         )
+
+    def register_stray_handler(self, call_id, local_tag, handler) -> None:
+        if handler is None:
+            self.stray_handlers.pop((call_id, local_tag), None)
+        else:
+            self.stray_handlers[(call_id, local_tag)] = handler
+
+    def _on_stray(self, response) -> None:
+        handler = self.stray_handlers.get((response.call_id, response.from_header.tag))
+        if handler is not None:
+            handler(response)
 
     def on_cancel(self, transaction, handler) -> None:
         self.cancel_handlers[id(transaction)] = handler

@@ -45,6 +45,7 @@ from .._client import (
 )
 from .._dialog_client import DialogRequest, DialogResult, Timers, local_contact_for, timer_t1
 from ..route import Hop, RouteResolver
+from ._extensions import KNOWN_OPTIONS, options, rack_of, replaces_for, replaces_of, rseq_of
 from ._requests import InviteRequest, ReinviteRequest, resend, send_cancel, send_outside
 from ._state import (
     InvitationEvent,
@@ -66,7 +67,9 @@ SE = SubEvent
 SS = SubState
 
 #: The methods we accept in an INVITE dialog (the Allow header of our INVITE and 2xx).
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, MESSAGE, INFO"
+#: The option tags of the Supported header of our INVITE and 2xx.
+SUPPORTED = "100rel, replaces"
 SDP_TYPE = "application/sdp"
 
 
@@ -84,6 +87,10 @@ def _sdp_of(message: SIPMessageLike) -> FrozenSDPSession | None:
 
 
 SIPMessageLike = Any
+
+#: Every live dialog of every Invitation, for Replaces (RFC 3891): (engine id, Call-ID, local tag,
+#: remote tag) -> the Invitation that owns it.
+_DIALOGS: dict[tuple[int, str, str, str], Invitation] = {}
 
 
 class SDPView:
@@ -165,6 +172,19 @@ class Invitation:
         self._proposal_headers: list[Any] = []
         self._proposal_cancel_wanted = False
         self._received: tuple[Any, SIPRequest] | None = None
+        self._stray_registered = False
+        # reliable provisionals (RFC 3262)
+        self._peer_100rel = False  # UAS: the INVITE had 100rel in Supported or Require
+        self._peer_requires_100rel = False
+        self._rseq = 0  # UAS: the RSeq of our last reliable provisional
+        self._reliable: tuple[SIPResponse, int] | None = None  # UAS: (response, RSeq) awaiting PRACK
+        self._offer_in_reliable = False  # UAS: our offer went in a reliable 18x (answer in PRACK)
+        self._answered_reliably = False  # UAS: the offer/answer completed in a reliable 18x
+        self._rseq_seen: dict[str, int] = {}  # UAC: the last RSeq PRACKed, per early dialog tag
+        self._update: DialogRequest | None = None  # our UPDATE with an offer, until its answer
+        #: The Invitation an incoming INVITE's Replaces header names (RFC 3891), for the session
+        #: layer to end once this one is accepted; None without Replaces.
+        self.replaced_invitation: Invitation | None = None
 
     # -- attributes ------------------------------------------------------------------------------
 
@@ -257,6 +277,8 @@ class Invitation:
         if key not in self._registered:
             self._registered.add(key)
             self.engine.register_dialog(*key, self._on_request)
+            if dialog.remote_tag:
+                _DIALOGS[(id(self.engine), dialog.call_id, dialog.local_tag, dialog.remote_tag)] = self
 
     def _forget(self, dialog: Dialog) -> None:
         dialog.terminate()
@@ -264,13 +286,49 @@ class Invitation:
         if key in self._registered:
             self._registered.discard(key)
             self.engine.unregister_dialog(*key)
+        if dialog.remote_tag:
+            _DIALOGS.pop((id(self.engine), dialog.call_id, dialog.local_tag, dialog.remote_tag), None)
+
+    def _listen_stray(self) -> None:
+        """Hear the 2xx that arrive after the INVITE client transaction ended (stray responses)."""
+        register = getattr(self.engine, "register_stray_handler", None)
+        if register is not None and self.call_id is not None and self._local_identity is not None:
+            register(self.call_id, self._local_identity.tag, self._on_stray_response)
+            self._stray_registered = True
+
+    def _unlisten_stray(self) -> None:
+        if getattr(self, "_stray_registered", False):
+            self._stray_registered = False
+            self.engine.register_stray_handler(self.call_id, self._local_identity.tag, None)
+
+    def _on_stray_response(self, response: SIPResponse) -> None:
+        """A response no client transaction took: a 2xx to one of our INVITEs must still be ACKed
+        (again, for a retransmission) and, for a fork we did not keep, BYEd (RFC 3261 §13.2.2.4)."""
+        cseq = response.cseq
+        if cseq is None or cseq.method != "INVITE" or not 200 <= response.code < 300:
+            return
+        tag = response.to_header.tag or ""
+        sent = self._acks.get((tag, cseq.number))
+        if sent is not None:
+            resend(self.engine, *sent)
+            return
+        if self._dialog is not None and tag == self._dialog.remote_tag:
+            return  # a 2xx we did not ACK yet (the late-offer ACK waits for send_ack)
+        request = None if self._invite is None else self._invite.last_request
+        if request is None or request.cseq.number != cseq.number:
+            return
+        self._end_fork(request, response, tag)
 
     def _teardown(self) -> None:
+        # stray 2xx of other forks may still come for 64*T1 (RFC 6026 Timer M)
+        if getattr(self, "_stray_registered", False):
+            self.engine.reactor.callLater(64 * self._t1(), self._unlisten_stray)
         self._timers.cancel_all()
         self._pending_2xx = None
         if self._proposal is not None:
             self._proposal.cancel()
             self._proposal = None
+        self._update = None
         for dialog in list(self._early.values()):
             self._forget(dialog)
         self._early.clear()
@@ -318,6 +376,8 @@ class Invitation:
             ("Allow", ALLOW),
             *extra(extra_headers),
         ]
+        if not any(_name_of(header) == "supported" for header in headers):
+            headers.append(("Supported", SUPPORTED))
         body = b""
         if sdp is not None:
             offer = self._negotiator.set_local_offer(sdp)
@@ -336,6 +396,7 @@ class Invitation:
             on_accept=self._on_accept,
         )
         self._move(E.SEND_INVITE, "local", method="INVITE")
+        self._listen_stray()
         if timeout is not None:
             self._timers.set("invite", timeout, self._invite_timeout)
         self._invite.start()
@@ -356,12 +417,22 @@ class Invitation:
                 self.remote_contact = _contact(response) or self.remote_contact
             except ProtocolError as error:
                 log.info("%r: unusable provisional response: %s", self, error)
+        reliable = tag and "100rel" in options(response, "Require")
+        if reliable:
+            rseq = rseq_of(response)
+            last = self._rseq_seen.get(tag)
+            if rseq is None or (last is not None and rseq != last + 1):
+                return  # RFC 3262 §4: a retransmission (or out of order): not reported, not PRACKed
         if self._state is S.DISCONNECTING:
             if self._cancel_wanted:
                 self._cancel_wanted = False
                 self._send_cancel()
             return
         self._early_media(response)
+        if reliable and tag in self._early:
+            assert rseq is not None
+            self._rseq_seen[tag] = rseq
+            self._send_prack(self._early[tag], rseq, response.cseq.number)
         self._move(
             E.RECEIVE_PROVISIONAL, "remote", code=response.code, reason=response.reason,
             headers=headers_of(response), body=response.body,
@@ -380,6 +451,13 @@ class Invitation:
             log.info("%r: unusable SDP in a %d: %s", self, response.code, error)
             return
         self._negotiate()
+
+    def _send_prack(self, dialog: Dialog, rseq: int, invite_cseq: int) -> None:
+        """PRACK a reliable provisional response (RFC 3262 §4) in its early dialog."""
+        DialogRequest(
+            self.engine, dialog, "PRACK", resolver=self._resolver, authenticator=self._auth,
+            on_done=lambda result: None, extra_headers=[("RAck", f"{rseq} {invite_cseq} INVITE")],
+        ).start()  # fmt: skip
 
     def _is_tls(self) -> bool:
         return self.transport == "tls"
@@ -553,6 +631,27 @@ class Invitation:
         except ProtocolError as error:
             _refuse(transaction, 400, f"Bad Request - {error}"[:100])
             return None
+        required = options(request, "Require")
+        unknown = required - KNOWN_OPTIONS
+        if unknown:  # RFC 3261 §8.2.2.3
+            transaction.send_response(
+                dialog.create_response(
+                    request, 420, extra_headers=[("Unsupported", ", ".join(sorted(unknown)))]
+                )
+            )
+            return None
+        try:
+            replaces = replaces_of(request)
+        except ValueError as error:
+            transaction.send_response(dialog.create_response(request, 400, f"Bad Request - {error}"[:100]))
+            return None
+        if replaces is not None:
+            refusal = invitation._match_replaces(replaces)
+            if refusal is not None:
+                transaction.send_response(dialog.create_response(request, refusal))
+                return None
+        invitation._peer_requires_100rel = "100rel" in required
+        invitation._peer_100rel = "100rel" in required | options(request, "Supported")
         try:
             sdp = _sdp_of(request)
             if sdp is not None:
@@ -581,14 +680,98 @@ class Invitation:
         )
         return invitation
 
+    def _match_replaces(self, replaces: Any) -> int | None:
+        """Find the dialog a Replaces header names (RFC 3891 §3); the refusal code if none fits."""
+        key = (id(self.engine), replaces.call_id, replaces.to_tag, replaces.from_tag)
+        other = _DIALOGS.get(key)
+        if other is None or other._state in (S.DISCONNECTING, S.DISCONNECTED):
+            return 481 if other is None else 603
+        confirmed = other._dialog is not None and other._dialog.remote_tag == replaces.from_tag
+        confirmed = confirmed and other._state in (S.CONNECTING, S.CONNECTED)
+        if replaces.early_only and confirmed:
+            return 486
+        if not confirmed and other.direction == "incoming":
+            return 481  # an early dialog the peer started cannot be replaced
+        self.replaced_invitation = other
+        return None
+
+    def replaces_header(self, early_only: bool = False) -> Any:
+        """A Replaces header naming this invitation's dialog, for an attended transfer (REFER
+        with ``Replaces`` in the Refer-To URI, RFC 3891 §7)."""
+        dialog = self._dialog
+        if dialog is None or not dialog.remote_tag:
+            raise InvitationStateError("the invitation has no dialog to replace", Culprit.LOCAL)
+        return replaces_for(dialog.call_id, dialog.local_tag, dialog.remote_tag, early_only)
+
+    # == in-dialog MESSAGE and INFO ================================================================
+
+    def send_message(
+        self, content_type: str, body: bytes, extra_headers: Iterable[BaseHeader] | None = None
+    ) -> None:
+        """Send a MESSAGE in the dialog; SIPInvitationRequestDidEnd reports its outcome."""
+        self._send_in_dialog("MESSAGE", content_type, body, extra_headers)
+
+    def send_info(
+        self,
+        content_type: str | None = None,
+        body: bytes = b"",
+        extra_headers: Iterable[BaseHeader] | None = None,
+    ) -> None:
+        """Send an INFO in the dialog (RFC 6086); SIPInvitationRequestDidEnd reports its outcome."""
+        self._send_in_dialog("INFO", content_type, body, extra_headers)
+
+    def _send_in_dialog(
+        self, method: str, content_type: str | None, body: bytes, extra_headers: Iterable[BaseHeader] | None
+    ) -> None:
+        check_running(self.engine)
+        if self._state not in (S.CONNECTING, S.CONNECTED) or self._dialog is None:
+            raise InvitationStateError(f"cannot send a {method} in state {self._state.value}", Culprit.LOCAL)
+
+        def done(result: DialogResult) -> None:
+            self._post(
+                "SIPInvitationRequestDidEnd", method=method, succeeded=result.is_success,
+                code=result.code, reason=result.reason, headers=result.headers, body=result.body,
+            )  # fmt: skip
+            if result.dialog_gone and self._state in (S.CONNECTING, S.CONNECTED):
+                self._move(E.ENDED, "remote", code=result.code, reason=result.reason,
+                           disconnect_reason=f"{result.code} {result.reason}")  # fmt: skip
+
+        DialogRequest(
+            self.engine, self._dialog, method, resolver=self._resolver, authenticator=self._auth,
+            on_done=done, extra_headers=list(extra_headers or ()), body=body,
+            content_type=content_type if body else None,
+        ).start()  # fmt: skip
+
+    def _on_message_or_info(self, dialog: Dialog, transaction: Any, request: SIPRequest) -> None:
+        if dialog is not self._dialog or self._state not in (S.CONNECTING, S.CONNECTED):
+            self._respond(dialog, transaction, 481)
+            return
+        try:
+            content_type = request.content_type
+        except SIPParseError:
+            self._respond(dialog, transaction, 400, "Bad Request - malformed Content-Type")
+            return
+        self._respond(dialog, transaction, 200)
+        name = "SIPInvitationGotMessage" if request.method == "MESSAGE" else "SIPInvitationGotInfo"
+        self._post(
+            name,
+            content_type=None if content_type is None else content_type.content_type,
+            body=request.body,
+            headers=headers_of(request),
+        )
+
     def send_response(
         self,
         code: int,
         reason: str | None = None,
         sdp: Any = None,
         extra_headers: Iterable[BaseHeader] | None = None,
+        reliable: bool | None = None,
     ) -> None:
-        """Answer the INVITE (or the peer's pending re-INVITE): 18x, 2xx (accept) or 3xx-6xx."""
+        """Answer the INVITE (or the peer's pending re-INVITE): 18x, 2xx (accept) or 3xx-6xx.
+
+        ``reliable`` sends a 18x reliably (RFC 3262: RSeq, resent until its PRACK); None means
+        reliably when the INVITE has ``Require: 100rel``."""
         if not 101 <= code <= 699:
             raise ValueError(f"cannot send a {code} response")
         if self._state is S.CONNECTED and self._sub_state is SS.RECEIVED_PROPOSAL:
@@ -600,16 +783,34 @@ class Invitation:
             raise InvitationStateError("only an incoming invitation is answered", Culprit.LOCAL)
         check_running(self.engine)
         assert self._dialog is not None and self._request is not None
-        body = self._response_sdp(code, sdp)
+        if code < 200:
+            reliable = self._peer_requires_100rel if reliable is None else reliable
+            if reliable and not self._peer_100rel:
+                raise InvitationStateError("the INVITE does not support 100rel", Culprit.LOCAL)
+            if reliable and self._reliable is not None:
+                raise InvitationStateError(
+                    "a reliable provisional response still waits for its PRACK", Culprit.LOCAL
+                )
+        else:
+            reliable = False
+        body = self._response_sdp(code, sdp, reliable=reliable)
         headers: list[Any] = list(extra_headers or ())
+        if reliable:
+            self._rseq = self._rseq + 1 if self._rseq else self._random.randint(1, 2**31 - 1)
+            headers += [("Require", "100rel"), ("RSeq", str(self._rseq))]
         if 200 <= code < 300:
             headers.append(("Allow", ALLOW))
+            headers.append(("Supported", SUPPORTED))
+        if code >= 200:
+            self._stop_reliable()
         response = self._dialog.create_response(
             self._request, code, reason, extra_headers=headers, body=body,
             content_type=SDP_TYPE if body else None,
         )  # fmt: skip
         self._transaction.send_response(response)
         if code < 200:
+            if reliable:
+                self._start_reliable(response)
             self._move(event, "local", code=code, reason=response.reason)
         elif code < 300:
             self._start_2xx(self._transaction, response)
@@ -624,7 +825,7 @@ class Invitation:
                 disconnect_reason=f"{code} {response.reason}",
             )
 
-    def _response_sdp(self, code: int, sdp: Any) -> bytes:
+    def _response_sdp(self, code: int, sdp: Any, reliable: bool = False) -> bytes:
         """The SDP body of our response to the initial INVITE, through the negotiator."""
         n = self._negotiator
         if code >= 300:
@@ -638,9 +839,21 @@ class Invitation:
                 )
             answer = n.set_local_answer(sdp)
             self._negotiate()
+            self._answered_reliably = reliable
             return str(answer).encode()
-        if n.state is NegotiationState.DONE:  # answered in a provisional: repeat it
-            return b"" if n.local_sdp is None or code < 200 else str(n.local_sdp).encode()
+        if n.state is NegotiationState.DONE:  # answered in a provisional: repeat it (unreliable)
+            if n.local_sdp is None or code < 200 or self._answered_reliably:
+                return b""
+            return str(n.local_sdp).encode()
+        if n.state is NegotiationState.NO_OFFER and code < 200 and reliable and sdp is not None:
+            self._offer_in_reliable = True  # RFC 3262 §5: the answer comes in the PRACK
+            return str(n.set_local_offer(sdp)).encode()
+        if n.state is NegotiationState.LOCAL_OFFER and self._offer_in_reliable:
+            if code >= 200:
+                raise InvitationStateError(
+                    "our offer in a reliable provisional is not answered yet (no PRACK)", Culprit.LOCAL
+                )
+            return b""
         if n.state is NegotiationState.NO_OFFER and code >= 200:
             if sdp is None:
                 raise InvitationStateError("the INVITE has no offer: the 2xx needs one", Culprit.LOCAL)
@@ -648,6 +861,68 @@ class Invitation:
         if n.state is NegotiationState.LOCAL_OFFER:
             return str(n.local_sdp).encode()
         return b""
+
+    # -- reliable provisionals (RFC 3262) ----------------------------------------------------------
+
+    def _start_reliable(self, response: SIPResponse) -> None:
+        """Resend the reliable 18x at T1, 2*T1, 4*T1... until its PRACK; 504 at 64*T1 (§3)."""
+        self._reliable = (response, self._rseq)
+        interval = [self._t1()]
+
+        def again() -> None:
+            if self._reliable is None or self._reliable[0] is not response:
+                return
+            try:
+                self._transaction.send_response(response)
+            except (ProtocolError, ValueError) as error:
+                log.info("%r: cannot resend the reliable provisional: %s", self, error)
+                return
+            interval[0] *= 2
+            self._timers.set("100rel", interval[0], again)
+
+        self._timers.set("100rel", interval[0], again)
+        self._timers.set("100rel-give-up", 64 * self._t1(), self._no_prack)
+
+    def _stop_reliable(self) -> None:
+        self._reliable = None
+        self._timers.cancel("100rel")
+        self._timers.cancel("100rel-give-up")
+
+    def _no_prack(self) -> None:
+        if self._reliable is not None and self._state in (S.INCOMING, S.EARLY):
+            self._stop_reliable()
+            self.send_response(504, "No PRACK")
+
+    def _on_prack(self, dialog: Dialog, transaction: Any, request: SIPRequest) -> None:
+        reliable = self._reliable
+        rack = rack_of(request)
+        if (
+            reliable is None
+            or self._request is None
+            or rack != (reliable[1], self._request.cseq.number, "INVITE")
+        ):
+            self._respond(dialog, transaction, 481, "No Matching Reliable Response")
+            return
+        self._stop_reliable()
+        n = self._negotiator
+        try:
+            sdp = _sdp_of(request)
+            if self._offer_in_reliable and n.state is NegotiationState.LOCAL_OFFER:
+                if sdp is None:
+                    raise RemoteSDPNegotiationError("the PRACK has no answer to our offer")
+                n.set_remote_answer(sdp)
+                self._offer_in_reliable = False
+                self._answered_reliably = True
+                self._respond(dialog, transaction, 200)
+                self._negotiate()
+                return
+        except (SDPParseError, SDPNegotiationError) as error:
+            self._offer_in_reliable = False
+            self._cancel_offer()
+            self._respond(dialog, transaction, 488, f"Not Acceptable Here - {error}"[:100])
+            self._sdp_update(str(error))
+            return
+        self._respond(dialog, transaction, 200)
 
     def _start_2xx(self, transaction: Any, response: SIPResponse) -> None:
         """Send our 2xx again at T1, 2*T1, ... up to T2 until its ACK; BYE at 64*T1 (§13.3.1.4)."""
@@ -735,6 +1010,12 @@ class Invitation:
             self._on_reinvite(dialog, transaction, request)
         elif method == "OPTIONS":
             self._respond(dialog, transaction, 200, headers=[("Allow", ALLOW)])
+        elif method == "PRACK":
+            self._on_prack(dialog, transaction, request)
+        elif method == "UPDATE":
+            self._on_update(dialog, transaction, request)
+        elif method in ("MESSAGE", "INFO"):
+            self._on_message_or_info(dialog, transaction, request)
         else:  # PRACK, UPDATE, INFO, MESSAGE...: not served yet (see docs/sip-invitation.md)
             self._respond(dialog, transaction, 501)
 
@@ -961,11 +1242,115 @@ class Invitation:
             SE.RECEIVE_PROPOSAL, "remote", method="INVITE", headers=headers_of(request), body=request.body
         )
 
+    # == UPDATE (RFC 3311) =========================================================================
+
+    def send_update(self, sdp: Any = None, extra_headers: Iterable[BaseHeader] | None = None) -> None:
+        """Send an UPDATE: with ``sdp`` a new offer (while connected, like a re-INVITE: sub-state
+        'sending_proposal' until its answer), without one a plain refresh (early or connected)."""
+        check_running(self.engine)
+        if sdp is not None:
+            sub_transition(self._state, self._sub_state, SE.SEND_PROPOSAL)
+        elif self._state not in (S.EARLY, S.CONNECTING, S.CONNECTED):
+            raise InvitationStateError(f"cannot send an UPDATE in state {self._state.value}", Culprit.LOCAL)
+        dialog = self._dialog if self._dialog is not None else next(iter(self._early.values()), None)
+        if dialog is None:
+            raise InvitationStateError("no dialog to send the UPDATE in", Culprit.LOCAL)
+        body = b""
+        if sdp is not None:
+            body = str(self._negotiator.set_local_offer(sdp)).encode()
+            self._move_sub(SE.SEND_PROPOSAL, "local", method="UPDATE")
+        request = DialogRequest(
+            self.engine, dialog, "UPDATE", resolver=self._resolver, authenticator=self._auth,
+            on_done=lambda result: self._update_done(request, result, with_offer=bool(body)),
+            extra_headers=[*(extra_headers or ()), *self._refresh_headers()], body=body,
+            content_type=SDP_TYPE if body else None,
+        )  # fmt: skip
+        if body:
+            self._update = request
+        request.start()
+
+    def _refresh_headers(self) -> list[Any]:
+        return []
+
+    def _update_done(self, request: DialogRequest, result: DialogResult, with_offer: bool) -> None:
+        data = {"code": result.code, "reason": result.reason, "headers": result.headers, "body": result.body}
+        if result.dialog_gone and self._state not in (S.DISCONNECTED,):
+            self._update = None
+            self._cancel_offer()
+            self._move(E.ENDED, "remote", disconnect_reason=f"{result.code} {result.reason}", **data)
+            return
+        self._on_refresh_answered(result)
+        if not with_offer or request is not self._update:
+            return
+        self._update = None
+        if result.is_success and result.response is not None:
+            try:
+                sdp = _sdp_of(result.response)
+                if sdp is None:
+                    raise RemoteSDPNegotiationError("the 2xx to our UPDATE has no SDP answer")
+                self._negotiator.set_remote_answer(sdp)
+                self._negotiate()
+            except (SDPParseError, SDPNegotiationError) as error:
+                self._cancel_offer()
+                self._sdp_update(str(error))
+        else:
+            self._cancel_offer()
+            self._sdp_update(f"{result.code} {result.reason}")
+        if self._state is S.CONNECTED and self._sub_state is SS.SENDING_PROPOSAL:
+            self._move_sub(SE.PROPOSAL_ANSWERED, "remote", **data)
+
+    def _on_refresh_answered(self, result: DialogResult) -> None:
+        pass
+
+    def _on_update(self, dialog: Dialog, transaction: Any, request: SIPRequest) -> None:
+        try:
+            sdp = _sdp_of(request)
+        except SDPParseError as error:
+            self._respond(dialog, transaction, 400, f"Bad Request - {error}"[:100])
+            return
+        self._on_refresh_received(request)
+        if sdp is None:  # a refresh (session timers) or a target refresh: nothing to negotiate
+            self._respond(dialog, transaction, 200, headers=self._refresh_response_headers(request))
+            return
+        n = self._negotiator
+        if n.state is NegotiationState.LOCAL_OFFER and self._update is not None:
+            self._respond(dialog, transaction, 491)  # both UPDATEs carry offers (RFC 3311 §5.2)
+            return
+        if n.state is not NegotiationState.DONE or self._received is not None:
+            retry = str(int(self._random.uniform(0, 10)))
+            self._respond(dialog, transaction, 500, headers=[("Retry-After", retry)])
+            return
+        if self._state is not S.CONNECTED or dialog is not self._dialog:
+            self._respond(
+                dialog, transaction, 488, "Not Acceptable Here - offers in early UPDATEs are not taken"
+            )
+            return
+        if self._sub_state is SS.SENDING_PROPOSAL:  # our re-INVITE waits for its glare retry
+            self._respond(dialog, transaction, 491)
+            return
+        try:
+            n.set_remote_offer(sdp)
+        except SDPNegotiationError as error:
+            self._respond(dialog, transaction, 488, f"Not Acceptable Here - {error}"[:100])
+            return
+        self._received = (transaction, request)
+        self._move_sub(
+            SE.RECEIVE_PROPOSAL, "remote", method="UPDATE", headers=headers_of(request), body=request.body
+        )
+
+    def _on_refresh_received(self, request: SIPRequest) -> None:
+        pass
+
+    def _refresh_response_headers(self, request: SIPRequest) -> list[Any]:
+        return []
+
     def _answer_proposal(self, code: int, reason: str | None, sdp: Any, headers: list[Any]) -> None:
         assert self._received is not None and self._dialog is not None
         transaction, request = self._received
         n = self._negotiator
         if code < 200:
+            if request.method == "UPDATE":
+                raise ValueError("an UPDATE is answered with a final response (RFC 3311 §5.2)")
             self._respond(self._dialog, transaction, code, reason, headers)
             return
         sub_transition(self._state, self._sub_state, SE.ANSWER_PROPOSAL)
@@ -990,9 +1375,13 @@ class Invitation:
         )
         transaction.send_response(response)
         self._received = None
-        if code < 300:
+        if code < 300 and request.method == "INVITE":
             self._start_2xx(transaction, response)
         self._move_sub(SE.ANSWER_PROPOSAL, "local", code=code, reason=response.reason)
+
+
+def _name_of(header: Any) -> str:
+    return str(header[0] if isinstance(header, tuple) else header.name).lower()
 
 
 def _contact(message: SIPMessageLike) -> Any:
