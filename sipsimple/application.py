@@ -95,6 +95,7 @@ class SIPApplicationBase:
         network_monitor: NetworkMonitor | None = None,
         network_check_interval: float = 5.0,
         audio_mixer_factory: Any = None,
+        session_manager: Any = None,
     ) -> None:
         self._twisted_thread = twisted_thread
         self._network_monitor = network_monitor
@@ -107,6 +108,7 @@ class SIPApplicationBase:
         self.dns_port = dns_port
         self._engine = engine
         self._account_manager = account_manager
+        self._session_manager = session_manager
         #: extra keyword arguments for ``Engine.start`` (e.g. ``ip_address``), over the settings
         self.engine_options = dict(engine_options or {})
         self.stop_timeout = stop_timeout
@@ -152,6 +154,16 @@ class SIPApplicationBase:
 
             self._account_manager = AccountManager()
         return self._account_manager
+
+    @property
+    def session_manager(self) -> Any:
+        """Takes incoming INVITEs for the accounts (docs/session.md); a fresh ``SessionManagerBase``
+        unless one was given (SIPApplication uses the SessionManager singleton)."""
+        if self._session_manager is None:
+            from sipsimple.session import SessionManagerBase
+
+            self._session_manager = SessionManagerBase()
+        return self._session_manager
 
     @property
     def network_monitor(self) -> NetworkMonitor:
@@ -205,6 +217,7 @@ class SIPApplicationBase:
             if manager.resolver is None:
                 manager.resolver = self._route_resolver()
             manager.start()
+            self._start_sessions()
             self._follow_changes(True)
         except Exception as error:
             log.exception("the application could not start")
@@ -215,6 +228,20 @@ class SIPApplicationBase:
         self._state = _RUNNING
         self._post("SIPApplicationDidStart")
         self._detect_nat_type()
+
+    def _start_sessions(self) -> None:
+        """The SessionManager takes incoming INVITEs once the accounts run (docs/session.md)."""
+        sessions = self.session_manager
+        if sessions.engine is None:
+            sessions.engine = self.engine
+        if sessions.account_manager is None:
+            sessions.account_manager = self.account_manager
+        sessions.start()
+
+    def _stop_sessions(self) -> None:
+        """End every session before the accounts stop."""
+        if self._session_manager is not None:
+            self._session_manager.stop()
 
     def _detect_nat_type(self) -> None:
         """Detect ``local_nat_type`` in the background against the default account's STUN servers;
@@ -393,6 +420,7 @@ class SIPApplicationBase:
         if self._nat_detection is not None:
             self._nat_detection.cancel()
         reactor = self.engine.reactor
+        self._stop_sessions()
         stopping: Deferred[Any] = self.account_manager.stop()
         stopping.addTimeout(self.stop_timeout, reactor)
         stopping.addErrback(lambda failure: log.warning("accounts did not stop in time: %s", failure.value))
@@ -428,4 +456,6 @@ class SIPApplication(SIPApplicationBase, metaclass=Singleton):
     """
 
     def __init__(self) -> None:
-        super().__init__()
+        from sipsimple.session import SessionManager
+
+        super().__init__(session_manager=SessionManager())

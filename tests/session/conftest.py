@@ -1,0 +1,91 @@
+"""Two SIPEngines on a fresh reactor, an account on each (a stand-in with the Account face the
+Session uses), and a SessionManager on the callee's engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sipsimple.account._contact import ContactURIFactory
+from sipsimple.core.engine import SIPEngine
+from sipsimple.core.sip.uri import SIPURI
+from sipsimple.session import SessionManagerBase
+from sipsimple.streams import MediaStreamRegistryBase
+from tests.streams.fake import FakeStream
+from tests.support.reactor import Loop, fresh_reactor
+
+
+class StandInAccount:
+    """uri, display_name, credentials and a contact factory on the account's engine."""
+
+    def __init__(self, user: str, engine: SIPEngine) -> None:
+        self.uri = SIPURI("example.test", user=user)
+        self.display_name = user.title()
+        self.credentials = None
+        self.enabled = True
+        self.contact = ContactURIFactory(username=user, engine=engine)
+
+
+class Accounts:
+    def __init__(self, *accounts: StandInAccount) -> None:
+        self.accounts = accounts
+
+    def find_account(self, uri: Any) -> StandInAccount | None:
+        for account in self.accounts:
+            if getattr(uri, "user", None) == account.contact.username:
+                return account
+        return None
+
+
+@pytest.fixture
+def loop() -> Iterator[Loop]:
+    with fresh_reactor() as reactor:
+        yield Loop(reactor)
+
+
+def _engine(loop: Loop) -> SIPEngine:
+    engine = SIPEngine(reactor=loop.reactor)
+    engine.start(ip_address="127.0.0.1", udp_port=0, tcp_port=0)
+    return engine
+
+
+@pytest.fixture
+def alice_engine(loop: Loop) -> Iterator[SIPEngine]:
+    engine = _engine(loop)
+    yield engine
+    loop.wait(engine.stop())
+
+
+@pytest.fixture
+def bob_engine(loop: Loop) -> Iterator[SIPEngine]:
+    engine = _engine(loop)
+    yield engine
+    loop.wait(engine.stop())
+
+
+@pytest.fixture
+def registry() -> MediaStreamRegistryBase:
+    registry = MediaStreamRegistryBase()
+    registry.add(FakeStream)
+    return registry
+
+
+@pytest.fixture
+def alice(alice_engine: SIPEngine) -> StandInAccount:
+    return StandInAccount("alice", alice_engine)
+
+
+@pytest.fixture
+def bob(bob_engine: SIPEngine) -> StandInAccount:
+    return StandInAccount("bob", bob_engine)
+
+
+@pytest.fixture
+def bob_manager(
+    bob_engine: SIPEngine, bob: StandInAccount, registry: MediaStreamRegistryBase
+) -> SessionManagerBase:
+    manager = SessionManagerBase(engine=bob_engine, account_manager=Accounts(bob), registry=registry)
+    manager.start()
+    return manager
