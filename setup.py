@@ -126,6 +126,22 @@ EXTENSIONS = [
         include_dirs=["sipsimple/core/media/csrc"],
         libraries=["pthread"],
     ),
+    # RTP streams: the network I/O thread (epoll), RTPTransport, the audio stream port (C, csrc/netio.h,
+    # stream*.h); the RTP/RTCP/jitter-buffer/DTMF sources compiled in, codecs and SRTP through the
+    # _codecs and _srtp capsules (nothing to link).
+    extension(
+        "sipsimple.core.media._stream",
+        ["sipsimple/core/media/_stream.pyx"]
+        + [
+            f"sipsimple/core/media/csrc/{name}.c"
+            for name in (
+                *("netio", "stream_transport", "stream_audio", "stream_srtp", "stream_bench"),
+                *("rtp", "rtcp", "jbuf", "dtmf"),
+            )
+        ],
+        include_dirs=["sipsimple/core/media/csrc"],
+        libraries=["pthread"],
+    ),
 ]
 
 

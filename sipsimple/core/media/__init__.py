@@ -6,4 +6,25 @@ Each concern is its own extension module (``_codecs``, ...); see docs/media-code
 its clock thread, WaveFile/RecordingWaveFile/ToneGenerator/MixerPort, null and file devices
 (docs/media-mixer.md).
 ``_srtp`` + ``sdes``: SRTP over libsrtp2 and SDES key exchange, RFC 4568 (docs/media-srtp.md).
+``_stream``: the RTP I/O thread, RTPTransport and AudioStreamPort (docs/media-stream.md); those
+names are importable from here, loaded on first use.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "IOThread": "sipsimple.core.media._stream",
+    "RTPTransport": "sipsimple.core.media._stream",
+    "RTPTransportError": "sipsimple.core.media._stream",
+    "AudioStreamPort": "sipsimple.core.media._stream",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
