@@ -76,3 +76,32 @@ def test_two_engines_call_hold_and_hang_up(loop, client, server_engine, recorder
     ]  # fmt: skip
     updates = [n for n in recorder.named("SIPInvitationGotSDPUpdate") if n.sender is caller]
     assert [u.data.succeeded for u in updates] == [True, True]
+
+
+def test_two_engines_negotiate_a_session_timer_and_the_callee_refreshes(loop, client, server_engine):
+    """RFC 4028 across two real engines over UDP: the caller offers 90 s and leaves the choice,
+    the callee takes the refresher role; both sides agree on the interval and who refreshes.
+    (The refresh itself is timed on a Clock in test_invitation_timers.py: these engines run on a
+    real reactor, so waiting 45 s here would be a sleep.)"""
+    incoming: list[Invitation] = []
+    install_invitation_handler(server_engine, incoming.append, session_timer={"refresher": "uas"})
+    port = server_engine.local_address("udp").port
+    caller = Invitation(engine=client)
+    caller.send_invite(
+        SIPURI("127.0.0.1", user="bob", port=port),
+        FromHeader(SIPURI("example.test", user="alice")),
+        ToHeader(SIPURI("example.test", user="bob")),
+        RouteHeader(SIPURI("127.0.0.1", port=port)),
+        ContactHeader(SIPURI("127.0.0.1", user="alice", port=client.local_address("udp").port)),
+        sdp=sdp(4000),
+        session_timer={"session_expires": 90},
+    )
+    loop.run_until(lambda: incoming and incoming[0].state == "incoming", what="the incoming INVITE")
+    callee = incoming[0]
+    callee.send_response(200, sdp=sdp(5000))
+    loop.run_until(lambda: caller.state == "connected" and callee.state == "connected", what="both connected")
+    assert (caller.session_expires, caller.session_refresher) == (90, "remote")
+    assert (callee.session_expires, callee.session_refresher) == (90, "local")
+    caller.end()
+    loop.run_until(lambda: caller.state == "disconnected" and callee.state == "disconnected", what="BYE")
+    assert caller.session_expires is None and callee.session_expires is None

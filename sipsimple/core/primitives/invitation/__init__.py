@@ -3,6 +3,7 @@
 * ``_state.py``: the state and sub-state machines as tables, with their rules;
 * ``_requests.py``: the INVITE/re-INVITE client requests, CANCEL, and the ACK sent outside any
   transaction;
+* ``_timer.py``: session timers (RFC 4028): the negotiation rules and the refresh/expiry timers;
 * ``_invitation.py``: the Invitation, the engine-facing driver;
 * ``install_invitation_handler`` (here): hands out-of-dialog INVITEs to new Invitations.
 
@@ -12,7 +13,7 @@ See docs/sip-invitation.md.
 from __future__ import annotations
 
 import random as _random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..route import RouteResolver
@@ -26,6 +27,7 @@ from ._state import (
     SubEvent,
     SubState,
 )
+from ._timer import SessionTimerSettings
 
 __all__ = [
     "ALLOW",
@@ -36,6 +38,7 @@ __all__ = [
     "InvitationState",
     "InvitationStateError",
     "SDPView",
+    "SessionTimerSettings",
     "SubEvent",
     "SubState",
     "install_invitation_handler",
@@ -48,13 +51,15 @@ def install_invitation_handler(
     *,
     resolver: RouteResolver | None = None,
     random: _random.Random | None = None,
+    session_timer: SessionTimerSettings | Mapping[str, Any] | bool | None = None,
 ) -> None:
     """Hand every out-of-dialog INVITE to a new :class:`Invitation` (posted with state
     'incoming'); ``on_new(invitation)`` is called just before that notification. Call it after
-    ``engine.start()``: ``stop()`` forgets every handler."""
+    ``engine.start()``: ``stop()`` forgets every handler. ``session_timer``: our RFC 4028
+    settings for incoming INVITEs (the Min-SE check, then the 2xx)."""
     engine.register_method_handler(
         "INVITE",
         lambda transaction: Invitation.receive(
-            engine, transaction, resolver=resolver, random=random, on_new=on_new
+            engine, transaction, resolver=resolver, random=random, on_new=on_new, session_timer=session_timer
         ),
     )

@@ -24,9 +24,7 @@ __all__ = [
 ]
 
 #: The option tags we understand in a Require header; anything else gets 420 Bad Extension.
-#: ("timer" joins when RFC 4028 session timers are implemented: until then a peer that requires
-#: them is told we do not do them, instead of being led to expect refreshes.)
-KNOWN_OPTIONS = frozenset({"100rel", "replaces"})
+KNOWN_OPTIONS = frozenset({"100rel", "replaces", "timer"})
 
 
 def header_text(message: Any, name: str) -> list[str]:
@@ -85,6 +83,7 @@ class SessionExpires:
 
 
 def session_expires_of(message: Any) -> SessionExpires | None:
+    """The Session-Expires (or its compact form ``x``) of ``message``; None when absent or bad."""
     texts = header_text(message, "Session-Expires") or header_text(message, "x")
     if not texts:
         return None
@@ -102,6 +101,7 @@ def session_expires_of(message: Any) -> SessionExpires | None:
 
 
 def min_se_of(message: Any) -> int | None:
+    """The Min-SE of ``message`` in seconds; None when absent or malformed."""
     texts = header_text(message, "Min-SE")
     if not texts:
         return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import random as _random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sipsimple.core._errors import SIPCoreError
@@ -45,7 +45,16 @@ from .._client import (
 )
 from .._dialog_client import DialogRequest, DialogResult, Timers, local_contact_for, timer_t1
 from ..route import Hop, RouteResolver
-from ._extensions import KNOWN_OPTIONS, options, rack_of, replaces_for, replaces_of, rseq_of
+from ._extensions import (
+    KNOWN_OPTIONS,
+    header_text,
+    options,
+    rack_of,
+    replaces_for,
+    replaces_of,
+    rseq_of,
+    session_expires_of,
+)
 from ._requests import InviteRequest, ReinviteRequest, resend, send_cancel, send_outside
 from ._state import (
     InvitationEvent,
@@ -55,6 +64,14 @@ from ._state import (
     SubState,
     sub_transition,
     transition,
+)
+from ._timer import (
+    Negotiated,
+    SessionTimer,
+    SessionTimerSettings,
+    uac_outcome,
+    uas_negotiate,
+    uas_too_brief,
 )
 
 __all__ = ["ALLOW", "Invitation", "SDPView"]
@@ -69,7 +86,7 @@ SS = SubState
 #: The methods we accept in an INVITE dialog (the Allow header of our INVITE and 2xx).
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, MESSAGE, INFO"
 #: The option tags of the Supported header of our INVITE and 2xx.
-SUPPORTED = "100rel, replaces"
+SUPPORTED = "100rel, replaces, timer"
 SDP_TYPE = "application/sdp"
 
 
@@ -185,6 +202,11 @@ class Invitation:
         #: The Invitation an incoming INVITE's Replaces header names (RFC 3891), for the session
         #: layer to end once this one is accepted; None without Replaces.
         self.replaced_invitation: Invitation | None = None
+        # session timers (RFC 4028)
+        self._session_timer = SessionTimer(
+            self._timers, SessionTimerSettings(), self._session_refresh, self._session_expired
+        )
+        self._refresh: ReinviteRequest | None = None  # our quiet refresh re-INVITE, until answered
 
     # -- attributes ------------------------------------------------------------------------------
 
@@ -211,6 +233,16 @@ class Invitation:
     @property
     def dialog(self) -> Dialog | None:
         return self._dialog
+
+    @property
+    def session_expires(self) -> int | None:
+        """The negotiated session interval (RFC 4028) in seconds; None without a session timer."""
+        return self._session_timer.interval
+
+    @property
+    def session_refresher(self) -> str | None:
+        """Who refreshes the session: 'local', 'remote', or None without a session timer."""
+        return self._session_timer.refresher
 
     @property
     def _resolver(self) -> RouteResolver:
@@ -324,6 +356,10 @@ class Invitation:
         if getattr(self, "_stray_registered", False):
             self.engine.reactor.callLater(64 * self._t1(), self._unlisten_stray)
         self._timers.cancel_all()
+        self._session_timer.stop()
+        if self._refresh is not None:
+            self._refresh.cancel()
+            self._refresh = None
         self._pending_2xx = None
         if self._proposal is not None:
             self._proposal.cancel()
@@ -357,10 +393,16 @@ class Invitation:
         credentials: Any = None,
         extra_headers: Iterable[BaseHeader] | None = None,
         timeout: float | None = None,
+        session_timer: SessionTimerSettings | Mapping[str, Any] | bool | None = None,
     ) -> None:
-        """Send the INVITE (with ``sdp`` as the offer, or without one: a late offer)."""
+        """Send the INVITE (with ``sdp`` as the offer, or without one: a late offer).
+
+        ``session_timer`` (RFC 4028): a ``SessionTimerSettings``, a mapping of its fields
+        (``session_expires``, ``min_se``, ``refresher``, ``enabled``), False to disable, or None
+        for the defaults (1800 s, Min-SE 90, the callee chooses the refresher)."""
         check_running(self.engine)
         transition(self._state, E.SEND_INVITE)
+        self._session_timer.settings = SessionTimerSettings.of(session_timer)
         self.direction = "outgoing"
         self.request_uri = request_uri
         self.route_header = route_header
@@ -378,6 +420,8 @@ class Invitation:
         ]
         if not any(_name_of(header) == "supported" for header in headers):
             headers.append(("Supported", SUPPORTED))
+        if not any(_name_of(header) == "session-expires" for header in headers):
+            headers += self._session_timer.request_headers()
         body = b""
         if sdp is not None:
             offer = self._negotiator.set_local_offer(sdp)
@@ -394,6 +438,7 @@ class Invitation:
             on_done=self._invite_failed,
             on_provisional=self._on_provisional,
             on_accept=self._on_accept,
+            on_too_brief=self._on_422,
         )
         self._move(E.SEND_INVITE, "local", method="INVITE")
         self._listen_stray()
@@ -500,7 +545,20 @@ class Invitation:
             E.RECEIVE_ACCEPT, "remote", code=response.code, reason=response.reason,
             headers=headers_of(response), body=response.body,
         )  # fmt: skip
+        self._session_timer.peer_allows_update = "UPDATE" in _allow_of(response)
+        self._session_timer.start(uac_outcome(response), we_are_uac=True)
         self._answer_2xx(dialog, response, number)
+
+    def _on_422(self, response: SIPResponse) -> bool:
+        """A 422 Session Interval Too Small: retry once with its Min-SE (RFC 4028 §7.1)."""
+        if self._invite is None or self._state not in (S.CALLING, S.EARLY):
+            return False
+        if not self._session_timer.take_422(response):
+            return False
+        template = self._invite.template
+        template.headers = [h for h in template.headers if _name_of(h) not in ("session-expires", "min-se")]
+        template.headers += self._session_timer.request_headers()
+        return True
 
     def _answer_2xx(self, dialog: Dialog, response: SIPResponse, number: int) -> None:
         """Take the SDP of the 2xx to the initial INVITE, then ACK (or wait for send_ack)."""
@@ -613,10 +671,15 @@ class Invitation:
         resolver: RouteResolver | None = None,
         random: _random.Random | None = None,
         on_new: Callable[[Invitation], None] | None = None,
+        session_timer: SessionTimerSettings | Mapping[str, Any] | bool | None = None,
     ) -> Invitation | None:
-        """Take an out-of-dialog INVITE: answer what cannot be served, else post 'incoming'."""
+        """Take an out-of-dialog INVITE: answer what cannot be served, else post 'incoming'.
+
+        ``session_timer`` (as for ``send_invite``) is used for the Min-SE check (422) and, unless
+        ``send_response`` is given others, for the 2xx."""
         request: SIPRequest = transaction.request
         invitation = cls(engine, resolver=resolver, random=random)
+        invitation._session_timer.settings = SessionTimerSettings.of(session_timer)
         local = transaction.local
         uri = request.uri
         user = uri.user if isinstance(uri, BaseSIPURI) else None
@@ -644,6 +707,12 @@ class Invitation:
             replaces = replaces_of(request)
         except ValueError as error:
             transaction.send_response(dialog.create_response(request, 400, f"Bad Request - {error}"[:100]))
+            return None
+        too_brief = uas_too_brief(request, invitation._session_timer.settings)
+        if too_brief is not None:  # RFC 4028 §9
+            transaction.send_response(
+                dialog.create_response(request, 422, extra_headers=[("Min-SE", str(too_brief))])
+            )
             return None
         if replaces is not None:
             refusal = invitation._match_replaces(replaces)
@@ -767,13 +836,19 @@ class Invitation:
         sdp: Any = None,
         extra_headers: Iterable[BaseHeader] | None = None,
         reliable: bool | None = None,
+        session_timer: SessionTimerSettings | Mapping[str, Any] | bool | None = None,
     ) -> None:
         """Answer the INVITE (or the peer's pending re-INVITE): 18x, 2xx (accept) or 3xx-6xx.
 
         ``reliable`` sends a 18x reliably (RFC 3262: RSeq, resent until its PRACK); None means
-        reliably when the INVITE has ``Require: 100rel``."""
+        reliably when the INVITE has ``Require: 100rel``. ``session_timer`` (RFC 4028, as for
+        ``send_invite``) replaces the settings given to ``install_invitation_handler`` for a 2xx
+        to the INVITE; when the INVITE's Session-Expires is below their ``min_se``, a 422 with
+        that Min-SE goes instead of the 2xx (RFC 4028 §9)."""
         if not 101 <= code <= 699:
             raise ValueError(f"cannot send a {code} response")
+        if session_timer is not None:
+            self._session_timer.settings = SessionTimerSettings.of(session_timer)
         if self._state is S.CONNECTED and self._sub_state is SS.RECEIVED_PROPOSAL:
             self._answer_proposal(code, reason, sdp, list(extra_headers or ()))
             return
@@ -793,8 +868,16 @@ class Invitation:
                 )
         else:
             reliable = False
-        body = self._response_sdp(code, sdp, reliable=reliable)
         headers: list[Any] = list(extra_headers or ())
+        negotiated = None
+        if 200 <= code < 300:
+            too_brief = uas_too_brief(self._request, self._session_timer.settings)
+            if too_brief is not None:
+                code, reason, event, headers = 422, None, E.SEND_REJECT, [("Min-SE", str(too_brief))]
+            else:
+                negotiated = uas_negotiate(self._request, self._session_timer.settings)
+                headers += self._session_timer.response_headers(self._request, negotiated)
+        body = self._response_sdp(code, sdp, reliable=reliable)
         if reliable:
             self._rseq = self._rseq + 1 if self._rseq else self._random.randint(1, 2**31 - 1)
             headers += [("Require", "100rel"), ("RSeq", str(self._rseq))]
@@ -814,6 +897,8 @@ class Invitation:
             self._move(event, "local", code=code, reason=response.reason)
         elif code < 300:
             self._start_2xx(self._transaction, response)
+            self._session_timer.peer_allows_update = "UPDATE" in _allow_of(self._request)
+            self._session_timer.start(negotiated, we_are_uac=False)
             self._move(event, "local", code=code, reason=response.reason)
         else:
             self._cancel_offer()
@@ -1136,7 +1221,8 @@ class Invitation:
         request = ReinviteRequest(
             self.engine, self._dialog, "INVITE", resolver=self._resolver, authenticator=self._auth,
             on_done=lambda result: self._proposal_done(request, result),
-            extra_headers=self._proposal_headers, body=body, content_type=SDP_TYPE if body else None,
+            extra_headers=[*self._proposal_headers, *self._refresh_headers()], body=body,
+            content_type=SDP_TYPE if body else None,
         )  # fmt: skip
         request.on_provisional = self._proposal_provisional
         self._proposal = request
@@ -1167,6 +1253,7 @@ class Invitation:
             except (SDPParseError, SDPNegotiationError) as failure:
                 error = str(failure)
             self._send_ack(self._dialog, number)
+            self._on_refresh_answered(result)
             if error is None and self._negotiator.state is NegotiationState.ANSWERED:
                 self._negotiate()
             elif error is not None:
@@ -1212,7 +1299,9 @@ class Invitation:
         if dialog is not self._dialog or self._state is not S.CONNECTED:
             self._respond(dialog, transaction, 491 if self._state is S.CONNECTING else 500)
             return
-        if self._sub_state is SS.SENDING_PROPOSAL and "glare" not in self._timers:
+        if self._refresh is not None or (
+            self._sub_state is SS.SENDING_PROPOSAL and "glare" not in self._timers
+        ):
             self._respond(dialog, transaction, 491)  # glare (RFC 3261 §14.2)
             return
         if self._sub_state is SS.RECEIVED_PROPOSAL or self._pending_2xx is not None:
@@ -1225,6 +1314,9 @@ class Invitation:
                 raise RemoteSDPNegotiationError("an offer while another exchange is incomplete")
         except (SDPParseError, SDPNegotiationError) as error:
             self._respond(dialog, transaction, 488, f"Not Acceptable Here - {error}"[:100])
+            return
+        if self._is_unchanged_refresh(sdp):
+            self._answer_refresh(dialog, transaction, request)
             return
         if "glare" in self._timers:  # our retry waits: the peer's re-INVITE goes first
             self._timers.cancel("glare")
@@ -1241,6 +1333,26 @@ class Invitation:
         self._move_sub(
             SE.RECEIVE_PROPOSAL, "remote", method="INVITE", headers=headers_of(request), body=request.body
         )
+
+    def _is_unchanged_refresh(self, sdp: Any) -> bool:
+        """A re-INVITE that only refreshes the session: a timer runs and its SDP is the one we
+        have, same version (RFC 3264 §8: no change), so it is not a proposal for the user."""
+        active = self._negotiator.active_remote
+        if not self._session_timer.running or sdp is None or active is None:
+            return False
+        return (sdp.id, sdp.version) == (active.id, active.version) and self._sub_state is SS.NORMAL
+
+    def _answer_refresh(self, dialog: Dialog, transaction: Any, request: SIPRequest) -> None:
+        negotiated = self._in_dialog_negotiation(request)
+        headers: list[Any] = [("Allow", ALLOW), *self._session_timer.response_headers(request, negotiated)]
+        local = self._negotiator.active_local
+        body = b"" if local is None else str(local).encode()
+        response = dialog.create_response(
+            request, 200, extra_headers=headers, body=body, content_type=SDP_TYPE if body else None
+        )
+        transaction.send_response(response)
+        self._start_2xx(transaction, response)
+        self._session_timer.start(negotiated, we_are_uac=False)
 
     # == UPDATE (RFC 3311) =========================================================================
 
@@ -1269,8 +1381,78 @@ class Invitation:
             self._update = request
         request.start()
 
+    # == session timers (RFC 4028, rules in _timer.py) ==============================================
+
     def _refresh_headers(self) -> list[Any]:
-        return []
+        """Session-Expires/Min-SE (and Supported) for our re-INVITE or UPDATE while a session
+        timer runs: each such request refreshes the session (RFC 4028 §7.4)."""
+        if not self._session_timer.running:
+            return []
+        return [("Supported", SUPPORTED), *self._session_timer.request_headers()]
+
+    def _session_refresh(self) -> None:
+        """Our refresh is due: an UPDATE without SDP when the peer allows UPDATE, else a re-INVITE
+        with our current SDP unchanged (same version); no state change is posted for it."""
+        if self._state is not S.CONNECTED or self._dialog is None:
+            return
+        busy = self._sub_state is not SS.NORMAL or self._received is not None or self._update is not None
+        if busy or self._pending_2xx is not None or self._proposal is not None:
+            self._session_timer.retry_later(min(2.0, self._session_timer.interval or 2.0))
+            return  # the exchange in progress carries Session-Expires and refreshes on its 2xx
+        if self._session_timer.peer_allows_update:
+            DialogRequest(
+                self.engine, self._dialog, "UPDATE", resolver=self._resolver, authenticator=self._auth,
+                on_done=self._refresh_done, extra_headers=self._refresh_headers(),
+            ).start()  # fmt: skip
+            return
+        local = self._negotiator.active_local
+        body = b"" if local is None else str(local).encode()
+        request = ReinviteRequest(
+            self.engine, self._dialog, "INVITE", resolver=self._resolver, authenticator=self._auth,
+            on_done=lambda result: self._refresh_reinvite_done(request, result),
+            extra_headers=self._refresh_headers(), body=body, content_type=SDP_TYPE if body else None,
+        )  # fmt: skip
+        self._refresh = request
+        request.start()
+
+    def _refresh_reinvite_done(self, request: ReinviteRequest, result: DialogResult) -> None:
+        if request is not self._refresh:
+            return
+        self._refresh = None
+        if result.is_success and result.response is not None and self._dialog is not None:
+            assert request.last_request is not None
+            self._send_ack(self._dialog, request.last_request.cseq.number)
+        self._refresh_done(result)
+
+    def _refresh_done(self, result: DialogResult) -> None:
+        """The outcome of our refresh: a 2xx renegotiates; 408/481 (or a timeout) ends the
+        session (RFC 4028 §10); another failure is retried while the interval lasts."""
+        if self._state is not S.CONNECTED:
+            return
+        if result.is_success:
+            self._on_refresh_answered(result)
+            return
+        reason = f"session refresh failed: {result.code} {result.reason}"
+        data = {"code": result.code, "reason": result.reason, "headers": result.headers, "body": result.body}
+        if result.dialog_gone and (self._dialog is None or self._dialog.terminated):
+            self._move(E.ENDED, "remote", disconnect_reason=reason, **data)
+        elif result.dialog_gone or result.code in (408, 481):
+            self._bye(reason=reason)
+        else:
+            self._session_timer.retry_later(min(32.0, (self._session_timer.interval or 90) / 4))
+
+    def _session_expired(self) -> None:
+        """No refresh came in time (RFC 4028 §10): BYE."""
+        if self._state is S.CONNECTED:
+            self._bye(reason="session timer expired")
+
+    def _in_dialog_negotiation(self, request: SIPRequest) -> Any:
+        """What our 2xx to the peer's re-INVITE or UPDATE says: the request's own negotiation,
+        or, without Session-Expires while a timer runs, the current interval and refresher."""
+        timer = self._session_timer
+        if session_expires_of(request) is None and timer.interval is not None:
+            return Negotiated(timer.interval, "uas" if timer.we_refresh else "uac")
+        return uas_negotiate(request, timer.settings)
 
     def _update_done(self, request: DialogRequest, result: DialogResult, with_offer: bool) -> None:
         data = {"code": result.code, "reason": result.reason, "headers": result.headers, "body": result.body}
@@ -1300,7 +1482,9 @@ class Invitation:
             self._move_sub(SE.PROPOSAL_ANSWERED, "remote", **data)
 
     def _on_refresh_answered(self, result: DialogResult) -> None:
-        pass
+        """A 2xx to our re-INVITE or UPDATE: take its Session-Expires (none: no expiration)."""
+        if result.is_success and result.response is not None and self._state is S.CONNECTED:
+            self._session_timer.start(uac_outcome(result.response), we_are_uac=True)
 
     def _on_update(self, dialog: Dialog, transaction: Any, request: SIPRequest) -> None:
         try:
@@ -1342,7 +1526,12 @@ class Invitation:
         pass
 
     def _refresh_response_headers(self, request: SIPRequest) -> list[Any]:
-        return []
+        """The Session-Expires of our 200 to the peer's UPDATE without SDP; restarts the timer."""
+        if self._state is not S.CONNECTED:
+            return []
+        negotiated = self._in_dialog_negotiation(request)
+        self._session_timer.start(negotiated, we_are_uac=False)
+        return self._session_timer.response_headers(request, negotiated)
 
     def _answer_proposal(self, code: int, reason: str | None, sdp: Any, headers: list[Any]) -> None:
         assert self._received is not None and self._dialog is not None
@@ -1368,6 +1557,9 @@ class Invitation:
                 if offer is not None:
                     body = str(n.set_local_offer(offer)).encode()
             headers.append(("Allow", ALLOW))
+            negotiated = self._in_dialog_negotiation(request)
+            headers += self._session_timer.response_headers(request, negotiated)
+            self._session_timer.start(negotiated, we_are_uac=False)
         else:
             self._cancel_offer()
         response = self._dialog.create_response(
@@ -1382,6 +1574,11 @@ class Invitation:
 
 def _name_of(header: Any) -> str:
     return str(header[0] if isinstance(header, tuple) else header.name).lower()
+
+
+def _allow_of(message: SIPMessageLike) -> set[str]:
+    """The methods of the Allow headers of ``message``, upper case."""
+    return {method.strip().upper() for text in header_text(message, "Allow") for method in text.split(",")}
 
 
 def _contact(message: SIPMessageLike) -> Any:

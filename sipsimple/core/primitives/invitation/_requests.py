@@ -28,7 +28,8 @@ class InviteRequest(ClientRequest):
     """The initial INVITE (see the module documentation).
 
     ``on_provisional(request, response)`` hears each 101-199; ``on_accept(request, response, hop)``
-    each 2xx (the first and any later one); ``on_done(result)`` the 3xx-6xx or failure that ends
+    each 2xx (the first and any later one); ``on_too_brief(response)`` a 422 (True: the template
+    now has the larger Min-SE, send it again); ``on_done(result)`` the 3xx-6xx or failure that ends
     it (never called after a 2xx: the exchange goes on quietly until the transaction ends).
     """
 
@@ -37,11 +38,13 @@ class InviteRequest(ClientRequest):
         *args: Any,
         on_provisional: Callable[[SIPRequest, SIPResponse], None],
         on_accept: Callable[[SIPRequest, SIPResponse, Hop], None],
+        on_too_brief: Callable[[SIPResponse], bool] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.on_provisional = on_provisional
         self.on_accept = on_accept
+        self.on_too_brief = on_too_brief
         self.accepted = False
         self.provisional_seen = False
 
@@ -56,6 +59,13 @@ class InviteRequest(ClientRequest):
             self.accepted = True
             self._cancel_deadline()
             self.on_accept(attempt.request, response, attempt.hop)
+        elif (
+            code == 422
+            and not self.accepted
+            and self.on_too_brief is not None
+            and self.on_too_brief(response)
+        ):
+            self._send()  # RFC 4028 §7.1: again with the larger Min-SE (a new CSeq, the same Call-ID)
         elif not self.accepted:
             super()._on_response(attempt, response)
 
