@@ -8,6 +8,7 @@ its clock thread, WaveFile/RecordingWaveFile/ToneGenerator/MixerPort, null and f
 ``_srtp`` + ``sdes``: SRTP over libsrtp2 and SDES key exchange, RFC 4568 (docs/media-srtp.md).
 ``_stream``: the RTP I/O thread, RTPTransport and AudioStreamPort (docs/media-stream.md); those
 names are importable from here, loaded on first use.
+``audio_transport``: AudioTransport, the SDP face of an RTP audio stream (docs/media-audio-transport.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ _LAZY = {
     "RTPTransport": "sipsimple.core.media._stream",
     "RTPTransportError": "sipsimple.core.media._stream",
     "AudioStreamPort": "sipsimple.core.media._stream",
+    "AudioTransport": "sipsimple.core.media.audio_transport",
+    "AudioTransportError": "sipsimple.core.media.audio_transport",
 }
 
 
