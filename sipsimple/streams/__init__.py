@@ -16,3 +16,5 @@ __all__ = [
     "MediaStreamRegistryBase",
     "UnknownStreamError",
 ]
+
+from . import rtp  # noqa: F401  # registers AudioStream (it needs the names above)
