@@ -4,7 +4,12 @@
 * ``_requests.py``: the INVITE/re-INVITE client requests, CANCEL, and the ACK sent outside any
   transaction;
 * ``_timer.py``: session timers (RFC 4028): the negotiation rules and the refresh/expiry timers;
-* ``_invitation.py``: the Invitation, the engine-facing driver;
+* ``_base.py``: the Invitation's shared state, notifications and dialog registration;
+* ``_outgoing.py``, ``_incoming.py``, ``_reliable.py``, ``_forks.py``, ``_in_dialog.py``,
+  ``_proposals.py``, ``_refresh.py``: one mixin per concern (caller side, callee side, RFC 3262
+  as UAS, ACKs/stray 2xx/forks, in-dialog requests and BYE, re-INVITE/UPDATE, session-timer
+  driver);
+* ``_invitation.py``: the Invitation, those mixins composed (the engine-facing driver);
 * ``install_invitation_handler`` (here): hands out-of-dialog INVITEs to new Invitations.
 
 See docs/sip-invitation.md.
