@@ -1,0 +1,3 @@
+from sipsimple.demo.caller import main
+
+raise SystemExit(main())
