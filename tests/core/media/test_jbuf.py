@@ -7,7 +7,8 @@ overflow; tells a loss (MISSING: conceal) from silence the sender chose (GAP: a 
 or after a comfort-noise packet); survives the sequence and timestamp wraps; starts over on an
 SSRC change or a lasting timestamp jump but not on a stall followed by a burst; catches up when
 the caller stopped pulling; grows its delay by inserting frames when jitter appears; and with no
-jitter adds exactly the minimum delay the frame grid allows.
+jitter adds exactly the minimum delay the frame grid allows. jbuf_peek (C only, called through
+ctypes) shows the packet after a loss without consuming it.
 """
 
 from __future__ import annotations
@@ -321,3 +322,109 @@ def test_the_capsule_keeps_the_buffer_alive():
     capsule = jb.capsule()
     del jb
     assert type(capsule).__name__ == "PyCapsule"
+
+
+def test_the_target_delay_never_comes_down_below_the_minimum_delay():
+    """A 30 ms minimum with packets arriving exactly on time (no jitter: the percentile is 0): the
+    periodic recomputation must not take the target below the minimum (it once stepped down by a
+    frame to 10 ms, and the playout then dropped and inserted frames)."""
+    jb = JitterBuffer(8000, FRAME_SAMPLES, min_delay_ms=30)
+    arrivals = [20 * k for k in range(100)]
+    _, frames = run(jb, arrivals, [20 * k + 5 for k in range(100)])
+    assert jb.target_delay_ms == 30
+    assert kinds(frames).count("M") == 0 and jb.stats["shrunk"] == 0
+
+
+# ---- jbuf_peek (C only: the stream's FEC look-ahead), through ctypes ----------------------------
+
+
+def _native_jbuf():
+    """jbuf_* from the _rtp extension (compiled in, exported), with the C structs of jbuf.h."""
+    import ctypes
+
+    from sipsimple.core.media import _rtp
+
+    class Config(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_uint32)
+            for name in (
+                "clock_rate", "frame_samples", "min_delay_ms", "max_delay_ms", "window_ms",
+                "percentile", "shrink_interval_ms", "capacity", "max_payload",
+            )
+        ]  # fmt: skip
+
+    class Frame(ctypes.Structure):
+        _fields_ = [
+            ("kind", ctypes.c_int),
+            ("flags", ctypes.c_uint32),
+            ("timestamp", ctypes.c_uint32),
+            ("samples", ctypes.c_uint32),
+            ("sequence", ctypes.c_uint16),
+            ("ssrc", ctypes.c_uint32),
+            ("length", ctypes.c_size_t),
+            ("buffered_ns", ctypes.c_uint64),
+        ]
+
+    lib = ctypes.CDLL(_rtp.__file__)
+    lib.jbuf_config_default.argtypes = [ctypes.POINTER(Config), ctypes.c_uint32, ctypes.c_uint32]
+    lib.jbuf_create.argtypes = [ctypes.POINTER(Config)]
+    lib.jbuf_create.restype = ctypes.c_void_p
+    lib.jbuf_destroy.argtypes = [ctypes.c_void_p]
+    lib.jbuf_put.argtypes = [
+        ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint16, ctypes.c_uint32,
+        ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint64,
+    ]  # fmt: skip
+    for name in ("jbuf_get", "jbuf_peek"):
+        getattr(lib, name).restype = ctypes.c_int
+    lib.jbuf_get.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_uint64,
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.POINTER(Frame),
+    ]
+    lib.jbuf_peek.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(Frame)]
+    return ctypes, lib, Config, Frame
+
+
+def test_peek_shows_the_packet_after_a_loss_once_it_arrived_and_leaves_it_to_be_played():
+    """Packets 0 and 2 arrive (1 is lost), 10 ms minimum delay: right after the MISSING result for
+    1, peek finds nothing while 2 is still on its way, then shows 2 (twice: it consumes nothing);
+    the next get plays 2 as usual. Before playout starts, and with a buffer too small, it gives
+    nothing."""
+    ctypes, lib, Config, Frame = _native_jbuf()
+    config = Config()
+    lib.jbuf_config_default(ctypes.byref(config), 8000, FRAME_SAMPLES)
+    config.min_delay_ms = 10
+    jb = lib.jbuf_create(ctypes.byref(config))
+    assert jb
+    try:
+        buffer = ctypes.create_string_buffer(1500)
+        frame = Frame()
+
+        def put(k: int, at_ms: int) -> None:
+            data = payload(k)
+            assert lib.jbuf_put(jb, data, len(data), k, FRAME_SAMPLES * k, 1, 0, 0, at_ms * MS) == PUT_OK
+
+        def get(at_ms: int) -> int:
+            return lib.jbuf_get(jb, at_ms * MS, buffer, len(buffer), ctypes.byref(frame))
+
+        def peek(cap: int = 1500) -> int:
+            return lib.jbuf_peek(jb, buffer, cap, ctypes.byref(frame))
+
+        put(0, 0)
+        assert peek() == NOT_YET  # not playing yet
+        assert get(10) == FRAME and frame.sequence == 0
+        assert get(30) == MISSING  # packet 1's time: lost
+        assert peek() == NOT_YET  # packet 2 is not there yet
+        put(2, 40)
+        for _ in range(2):
+            buffer.raw = bytes(1500)
+            assert peek() == FRAME
+            assert (frame.sequence, frame.timestamp, frame.length) == (2, 2 * FRAME_SAMPLES, 160)
+            assert buffer.raw[:160] == payload(2)
+        assert peek(cap=10) == -1  # JBUF_E_SPACE, nothing copied or consumed
+        assert get(50) == FRAME and frame.sequence == 2
+        assert peek() == NOT_YET  # nothing after it
+    finally:
+        lib.jbuf_destroy(jb)

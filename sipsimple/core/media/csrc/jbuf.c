@@ -270,7 +270,8 @@ static void recompute_target(jbuf_t *jb, uint64_t now_ns)
         jb->target = t;
     else if (jb->pctl + jb->hysteresis < jb->target) {
         int64_t down = jb->target - jb->decay;
-        jb->target = down < jb->pctl + jb->hysteresis ? t : down;  /* the last step lands on t */
+        /* the last step lands on t, never below min_delay */
+        jb->target = down < jb->pctl + jb->hysteresis || down < t ? t : down;
     }
     jb->last_recompute_ns = now_ns;
 }
@@ -611,6 +612,34 @@ int jbuf_get(jbuf_t *jb, uint64_t now_ns, uint8_t *payload, size_t cap, jbuf_fra
 out:
     pthread_mutex_unlock(&jb->lock);
     return out->kind;
+}
+
+int jbuf_peek(jbuf_t *jb, uint8_t *payload, size_t cap, jbuf_frame_t *out)
+{
+    slot_t *p;
+    int kind = JBUF_NOT_YET;
+
+    pthread_mutex_lock(&jb->lock);
+    memset(out, 0, sizeof *out);
+    out->kind = JBUF_NOT_YET;
+    out->ssrc = jb->ssrc;
+    p = jb->have_ref && jb->started ? front(jb) : NULL;
+    if (p && p->ts == jb->play_ts) {
+        if (p->length > cap) {
+            kind = JBUF_E_SPACE;
+        } else {
+            if (p->length)
+                memcpy(payload, jb->data + (size_t)(p->seq & jb->mask) * jb->cfg.max_payload, p->length);
+            out->kind = kind = JBUF_FRAME;
+            out->flags = p->flags;
+            out->timestamp = (uint32_t)p->ts;
+            out->samples = p->samples;
+            out->sequence = (uint16_t)p->seq;
+            out->length = p->length;
+        }
+    }
+    pthread_mutex_unlock(&jb->lock);
+    return kind;
 }
 
 void jbuf_get_stats(jbuf_t *jb, jbuf_stats_t *out)

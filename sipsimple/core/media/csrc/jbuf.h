@@ -21,8 +21,9 @@
  * clamped to [min_delay_ms, max_delay_ms]. It grows at once: when a packet exceeds it (the
  * percentile is recomputed then, and every 200 ms), or when two packets within 500 ms come late
  * (to the smaller of their delays). It comes down only when the percentile is lower by more than
- * max(frame/2, 5 ms), by at most max(frame, 10 ms) per 200 ms, landing on the percentile: it falls
- * as the window forgets a burst (shrinks slowly). The playout point is kept so that
+ * max(frame/2, 5 ms), by at most max(frame, 10 ms) per 200 ms, landing on the percentile (never
+ * below min_delay): it falls as the window forgets a burst (shrinks slowly). The playout point
+ * is kept so that
  * play delay = now - base - (timestamp being played) lies in [target, target + frame): below,
  * the buffer inserts a frame (MISSING/GAP with JBUF_F_EXPAND); at target + 1.25 frames or more it
  * drops a frame (at most one per shrink_interval_ms while audio is playing, at once inside a DTX
@@ -124,6 +125,12 @@ int jbuf_put(jbuf_t *jb, const uint8_t *payload, size_t length, uint16_t seq, ui
              uint32_t ssrc, uint32_t samples, uint32_t flags, uint64_t arrival_ns);
 /* Returns out->kind, or JBUF_E_SPACE (nothing consumed) when cap is too small for the packet. */
 int jbuf_get(jbuf_t *jb, uint64_t now_ns, uint8_t *payload, size_t cap, jbuf_frame_t *out);
+/* Looks at the packet that starts exactly at the playout point (the one a following jbuf_get
+ * plays, unless it expands or shrinks first) without consuming it: copies its payload out and
+ * returns JBUF_FRAME, or JBUF_NOT_YET when that packet is not buffered (or playout has not
+ * started), or JBUF_E_SPACE. Used after a MISSING result to find the packet whose in-band FEC
+ * describes the lost one; out->buffered_ns is 0. */
+int jbuf_peek(jbuf_t *jb, uint8_t *payload, size_t cap, jbuf_frame_t *out);
 void jbuf_get_stats(jbuf_t *jb, jbuf_stats_t *out);
 /* The configuration in use (capacity rounded, defaults filled in). */
 void jbuf_get_config(const jbuf_t *jb, jbuf_config_t *out);

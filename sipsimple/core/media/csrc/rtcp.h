@@ -207,6 +207,15 @@ static inline int64_t rtcp_rx_lost(const rtcp_rx_stats_t *st)
     return st->started ? (int64_t)rtcp_rx_expected(st) - (int64_t)st->received : 0;
 }
 static inline uint32_t rtcp_rx_jitter(const rtcp_rx_stats_t *st) { return st->jitter_q4 >> 4; }
+/* `expected` for people rather than for report blocks. A.1 starts counting at the packet that ends
+ * the probation (or a restart), so the RTCP_MIN_SEQUENTIAL - 1 packets before it, which arrived in
+ * sequence just before base_seq, are in neither `expected` nor `received`; this adds them back, so
+ * that packets counted from this source + rtcp_rx_lost() == this. 0 while on probation. Report
+ * blocks keep the A.1/A.3 numbers. */
+static inline uint32_t rtcp_rx_expected_all(const rtcp_rx_stats_t *st)
+{
+    return st->started && !st->probation ? rtcp_rx_expected(st) + (RTCP_MIN_SEQUENTIAL - 1) : 0;
+}
 
 /* ---- transmission interval (RFC 3550 §6.2, §6.3, A.7) ---- */
 

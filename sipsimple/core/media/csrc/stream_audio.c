@@ -50,7 +50,6 @@ struct stream_audio {
     uint32_t packet_samples;      /* PCM samples per packet we send */
     uint32_t packet_units;        /* RTP units per packet we send */
     uint32_t max_packet_samples;  /* PCM samples of the longest packet we decode */
-    uint64_t frame_ns;            /* our packet duration in ns (FEC look-ahead) */
     uint32_t ssrc;                /* ours, fixed at creation */
     int payload_type, dtmf_payload_type, cn_payload_type;
     int dtx;                      /* the encoder may say "nothing to send" (Opus DTX) */
@@ -257,12 +256,63 @@ static void append_decoded(stream_audio_t *s, const uint8_t *payload, size_t len
     }
 }
 
-/* A MISSING packet: conceal it, or rebuild it from the FEC of the next packet when that one is
- * already buffered (then that packet is played too: the buffer runs one packet ahead until the
- * next pull, which the play-out buffer absorbs). */
-static void handle_missing(stream_audio_t *s, const jbuf_frame_t *missing, uint32_t samples, uint64_t now)
+/* Whether an Opus payload carries in-band FEC (LBRR) data for the frame before it. RFC 6716: the
+ * TOC byte (section 3.1) gives the mode, frame size and stereo flag; FEC exists only in SILK-only
+ * and hybrid packets. The first frame's range-coded data begins with equiprobable header bits
+ * (section 4.2.3): per channel (mid, then side), one VAD flag per SILK frame (1 for a 10 or 20 ms
+ * Opus frame, 2 for 40 ms, 3 for 60 ms) and then the LBRR flag, so they are the first bits of
+ * that frame's first byte. */
+static int opus_payload_has_fec(const uint8_t *p, size_t len)
 {
-    jbuf_stats_t stats;
+    static const uint8_t silk_frames[4] = {1, 1, 2, 3}; /* by the 10/20/40/60 ms size code */
+    size_t at = 1;
+    unsigned config, frames;
+
+    if (len < 2)
+        return 0;
+    config = p[0] >> 3;
+    if (config >= 16)
+        return 0; /* CELT only */
+    frames = config < 12 ? silk_frames[config & 3] : 1; /* hybrid frames are 10 or 20 ms */
+    switch (p[0] & 3) {
+    case 0:
+    case 1:
+        break; /* one frame, or two of equal size: the first starts after the TOC */
+    case 2:
+        at += p[1] < 252 ? 1 : 2; /* the first frame's length (section 3.2.1) */
+        break;
+    default: { /* code 3: frame count byte, then padding length, then VBR lengths */
+        unsigned count = p[1] & 0x3f, i;
+        int vbr = (p[1] & 0x80) != 0, padded = (p[1] & 0x40) != 0;
+        at = 2;
+        if (count == 0)
+            return 0;
+        if (padded) {
+            while (at < len && p[at] == 255)
+                at++;
+            at++;
+        }
+        if (vbr)
+            for (i = 0; i + 1 < count && at < len; i++)
+                at += p[at] < 252 ? 1 : 2;
+        break;
+    }
+    }
+    if (at >= len)
+        return 0;
+    uint8_t first = p[at];
+    int lbrr = (first >> (7 - frames)) & 1;
+    if (p[0] & 0x04)
+        lbrr |= (first >> (6 - 2 * frames)) & 1; /* the side channel's flag */
+    return lbrr;
+}
+
+/* A MISSING packet: conceal it, or rebuild it from the in-band FEC of the packet that follows it,
+ * when that one is already buffered (jbuf_peek: it is left in the buffer and played at the next
+ * pull, as usual) and carries FEC data. The jitter buffer keeps one packet more of delay when FEC
+ * is used (stream_audio_create), so that the following packet is normally there in time. */
+static void handle_missing(stream_audio_t *s, const jbuf_frame_t *missing, uint32_t samples)
+{
     jbuf_frame_t next;
 
     if (missing->flags & JBUF_F_EXPAND) {
@@ -272,38 +322,21 @@ static void handle_missing(stream_audio_t *s, const jbuf_frame_t *missing, uint3
     }
     STREAM_COUNT(s->play.concealed);
     s->pending_missing++;
-    if (s->fec) {
-        jbuf_get_stats(s->jbuf, &stats);
-        if (stats.buffered > 0 &&
-            jbuf_get(s->jbuf, now + s->frame_ns, s->next_payload, sizeof s->next_payload, &next) == JBUF_FRAME &&
-            !(next.flags & JBUF_F_CNG)) {
-            if (media_codec_recover(s->decoder, s->next_payload, next.length, s->rx_pcm + s->rx_fill, samples) ==
-                (int)samples) {
-                s->rx_fill += samples;
-                STREAM_COUNT(s->play.recovered);
-            } else {
-                append_concealment(s, samples);
-            }
-            played(s, next.sequence);
-            append_decoded(s, s->next_payload, next.length, units_to_samples(s, next.samples));
-            return;
-        }
-        if (stats.buffered > 0 && next.kind != JBUF_NOT_YET) {
-            /* the look-ahead consumed a stretch that is not a packet */
-            append_concealment(s, samples);
-            uint32_t more = units_to_samples(s, next.samples);
-            if (next.kind == JBUF_FRAME || next.kind == JBUF_GAP)
-                append_silence(s, more); /* comfort noise, or a DTX gap */
-            else
-                append_concealment(s, more);
-            return;
-        }
+    if (s->fec && jbuf_peek(s->jbuf, s->next_payload, sizeof s->next_payload, &next) == JBUF_FRAME &&
+        !(next.flags & JBUF_F_CNG) &&
+        !(s->have_last_sequence && next.sequence == (uint16_t)(s->last_sequence + 1)) && /* DTX, no loss */
+        opus_payload_has_fec(s->next_payload, next.length) &&
+        media_codec_recover(s->decoder, s->next_payload, next.length, s->rx_pcm + s->rx_fill, samples) ==
+            (int)samples) {
+        s->rx_fill += samples;
+        STREAM_COUNT(s->play.recovered);
+        return;
     }
     append_concealment(s, samples);
 }
 
 /* Puts what the jitter buffer gave into the play-out buffer; 0 when nothing was due yet. */
-static int consume(stream_audio_t *s, int kind, const jbuf_frame_t *f, uint64_t now)
+static int consume(stream_audio_t *s, int kind, const jbuf_frame_t *f)
 {
     uint32_t samples = units_to_samples(s, f->samples);
 
@@ -318,7 +351,7 @@ static int consume(stream_audio_t *s, int kind, const jbuf_frame_t *f, uint64_t 
         }
         return 1;
     case JBUF_MISSING:
-        handle_missing(s, f, samples, now);
+        handle_missing(s, f, samples);
         return 1;
     case JBUF_GAP:
         STREAM_COUNT(s->play.silent);
@@ -353,14 +386,14 @@ static int get_frame(media_port_t *port, int16_t *pcm, size_t n)
             STREAM_COUNT(s->play.decoded);
             return MEDIA_PORT_OK;
         }
-        if (!consume(s, kind, &f, now)) {
+        if (!consume(s, kind, &f)) {
             STREAM_COUNT(s->play.silent);
             return MEDIA_PORT_SILENCE;
         }
     }
     while (s->rx_fill < n) {
         kind = jbuf_get(s->jbuf, now, s->payload, sizeof s->payload, &f);
-        if (!consume(s, kind, &f, now))
+        if (!consume(s, kind, &f))
             break;
     }
     if (s->rx_fill < n)
@@ -636,7 +669,6 @@ int stream_audio_create(const stream_audio_config_t *config, stream_transport_t 
     s->packet_samples = s->rate * config->ptime_ms / 1000u;
     s->packet_units = s->rtp_rate * config->ptime_ms / 1000u;
     s->max_packet_samples = s->rate * MAX_PACKET_MS / 1000u;
-    s->frame_ns = (uint64_t)config->ptime_ms * 1000000u;
     s->fec = strcmp(codec->name, "opus") == 0;
     s->duration_from_payload = strcmp(codec->name, "speex") != 0;
     s->direction = STREAM_SENDRECV;
@@ -667,6 +699,12 @@ int stream_audio_create(const stream_audio_config_t *config, stream_transport_t 
         jc.min_delay_ms = config->jitter_min_ms;
     if (config->jitter_max_ms)
         jc.max_delay_ms = config->jitter_max_ms;
+    if (s->fec && !config->jitter_min_ms) {
+        /* in-band FEC needs the packet after a loss in time: wait one packet more */
+        jc.min_delay_ms += config->ptime_ms;
+        if (jc.min_delay_ms > jc.max_delay_ms)
+            jc.min_delay_ms = jc.max_delay_ms;
+    }
     jc.capacity = 0;
     /* room for packets of up to 120 ms of this codec (the jitter buffer's memory is capacity x this) */
     size_t bound = s->encoder->codec->encoded_bound(s->encoder, s->max_packet_samples);
@@ -838,7 +876,7 @@ void stream_audio_get_stats(stream_audio_t *s, stream_audio_stats_t *out)
     out->rx_started = s->rx_started;
     if (s->rx_started) {
         out->rx_ssrc = s->rx.ssrc;
-        out->rx_expected = rtcp_rx_expected(&s->rx);
+        out->rx_expected = rtcp_rx_expected_all(&s->rx); /* packets + lost == expected (stream_audio.h) */
         out->rx_lost = rtcp_rx_lost(&s->rx);
         out->rx_jitter = rtcp_rx_jitter(&s->rx);
     }

@@ -17,7 +17,9 @@
  *
  * Playing, on the mixer's thread (get_frame): the jitter buffer gives the next stretch of audio:
  * a packet is decoded; a missing one is concealed by the codec's PLC, or rebuilt from the next
- * packet's in-band FEC (Opus) when that packet has already arrived; a DTX/CN gap is silence.
+ * packet's in-band FEC (Opus) when that packet has already arrived and carries FEC data (for
+ * Opus the jitter buffer's minimum delay is one packet longer, unless jitter_min_ms is given, so
+ * that it normally has); a DTX/CN gap is silence.
  *
  * RTCP sending, on the I/O thread's timer (or stream_audio_service() with a manual clock): a
  * compound SR or RR + SDES CNAME on the RFC 3550 A.7 schedule with a configurable minimum
@@ -94,7 +96,12 @@ typedef struct stream_audio_stats {
     uint64_t rx_unknown_payload;  /* packets of payload types we did not negotiate */
     uint64_t rx_dtmf_packets;
     uint64_t rx_cn_packets;
-    uint32_t rx_expected;         /* RFC 3550 A.3 */
+    /* RFC 3550 A.3, counted from the first packet of the probation run (rtcp_rx_expected_all), so
+     * that rx_packets + rx_lost == rx_expected while one source sent every packet, none was more
+     * than 3000 out of sequence and the source's first packets arrived in order. rx_packets counts
+     * every packet of our payload types since the stream started (a previous source's, and packets
+     * A.1 rejects, too); expected and lost cover the current source. 0 during the probation. */
+    uint32_t rx_expected;
     int64_t rx_lost;
     uint32_t rx_jitter;           /* RTP units */
     uint64_t rx_dtmf_events;
@@ -103,7 +110,7 @@ typedef struct stream_audio_stats {
     uint64_t frames_concealed;    /* PLC for lost/late packets */
     uint64_t frames_dtx;          /* PLC over the sender's pauses (DTX without comfort noise) */
     uint64_t frames_expanded;     /* inserted by the jitter buffer to grow its delay */
-    uint64_t frames_recovered;    /* rebuilt from FEC */
+    uint64_t frames_recovered;    /* of frames_concealed, those rebuilt from FEC data instead */
     uint64_t frames_silent;       /* DTX/CN gaps and nothing-yet */
     uint64_t decode_errors;
     jbuf_stats_t jitter_buffer;
