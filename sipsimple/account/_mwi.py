@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, succeed
 
+from sipsimple.account._ending import BoundedEnding
 from sipsimple.account._registrar import account_route
 from sipsimple.core._errors import SIPCoreError
 from sipsimple.core.primitives import Subscription
@@ -85,8 +86,7 @@ class AccountMWI:
         self.unsupported: str | None = None  # the answer that said the server has no MWI
         self._wanted = False
         self._retry: DelayedCall | None = None
-        self._ending: list[Deferred[None]] | None = None  # waiters of an unsubscription in progress
-        self._guard: DelayedCall | None = None
+        self._ending = BoundedEnding()  # the unsubscription in progress, if any
         self._watch = _ChangeWatch(self)
 
     @property
@@ -107,7 +107,7 @@ class AccountMWI:
         self._wanted = True
         self.unsupported = None
         self._watch.start()
-        if self._ending is None:
+        if not self._ending.in_progress:
             self._begin()
         # else: the unsubscription in progress calls _begin() when it is over
 
@@ -146,7 +146,7 @@ class AccountMWI:
 
     def _begin(self) -> None:
         self._retry = None
-        if not self._wanted or self._ending is not None or self.subscription is not None:
+        if not self._wanted or self._ending.in_progress or self.subscription is not None:
             return
         engine = self.runtime.engine
         try:
@@ -185,7 +185,7 @@ class AccountMWI:
         log.info(
             "%s: message summary subscription failed (%s); again in %.0f s", self.account.id, error, delay
         )
-        if self._wanted and self._ending is None:
+        if self._wanted and not self._ending.in_progress:
             self._cancel_retry()
             self._retry = self.runtime.clock.callLater(delay, self._begin)
 
@@ -211,34 +211,25 @@ class AccountMWI:
 
     def _end(self) -> Deferred[None]:
         self._cancel_retry()
-        waiter: Deferred[None] = Deferred()
-        if self._ending is not None:
-            self._ending.append(waiter)
-            return waiter
+        if self._ending.in_progress:
+            return self._ending.wait()
         subscription = self.subscription
         if subscription is None:
             if self._wanted:
                 self._begin()
             return succeed(None)
-        self._ending = [waiter]
-        bound = self.runtime.unregister_timeout
-        self._guard = self.runtime.engine.reactor.callLater(bound + 1.0, self._ended)
-        try:
-            subscription.end(timeout=bound)
-        except Exception as error:  # the engine stopped under us: nothing can be sent any more
-            log.warning("%s: cannot unsubscribe from message summaries: %s", self.account.id, error)
-            self._ended()
-        return waiter
+        return self._ending.start(
+            self.runtime.engine.reactor,
+            self.runtime.unregister_timeout,
+            lambda bound: subscription.end(timeout=bound),
+            self._ended,
+            f"{self.account.id}: unsubscribe from message summaries",
+        )
 
     def _ended(self) -> None:
-        if self._guard is not None and self._guard.active():
-            self._guard.cancel()
-        self._guard = None
-        waiters, self._ending = self._ending or [], None
+        waiters = self._ending.finish()
         self._drop()
-        for waiter in waiters:
-            if not waiter.called:  # a waiter may have been cancelled by a caller's own time limit
-                waiter.callback(None)
+        self._ending.release(waiters)
         if self._wanted:
             self._begin()
 
@@ -257,12 +248,12 @@ class AccountMWI:
         if name == "SIPSubscriptionGotNotify":
             self._got_notify(data.body, data.content_type)
         elif name == "SIPSubscriptionDidFail":
-            if self._ending is not None:
+            if self._ending.in_progress:
                 self._ended()
             else:
                 self._lost(data.code, data.reason)
         elif name == "SIPSubscriptionDidEnd":
-            if self._ending is not None or data.originator == "local":
+            if self._ending.in_progress or data.originator == "local":
                 self._ended()
             else:
                 self._lost(data.code, data.reason)
@@ -280,7 +271,9 @@ class AccountMWI:
             return
         self.message_summary = summary
         self.failures = 0
-        if self._wanted and self._ending is None:  # the final NOTIFY of our own unsubscribe is no news
+        if (
+            self._wanted and not self._ending.in_progress
+        ):  # the final NOTIFY of our own unsubscribe is no news
             self.account._post_("SIPAccountMWIDidGetSummary", message_summary=summary)
 
 

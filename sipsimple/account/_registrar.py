@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, succeed
 
+from sipsimple.account._ending import BoundedEnding
 from sipsimple.account._keepalive import RegistrationWatch
 from sipsimple.core.primitives import Registration
 from sipsimple.core.primitives.route import RouteResolver
@@ -147,8 +148,7 @@ class AccountRegistrar:
         self._pending = False  # a REGISTER of ours waits for its answer
         self._registered = False
         self._retry: DelayedCall | None = None
-        self._ending: list[Deferred[None]] | None = None  # waiters of an unregistration in progress
-        self._guard: DelayedCall | None = None
+        self._ending = BoundedEnding()  # the unregistration in progress, if any
         self.watch = RegistrationWatch(self)  # network/transport changes, UDP keep-alive
 
     @property
@@ -166,7 +166,7 @@ class AccountRegistrar:
             return
         self._wanted = True
         self.watch.start()
-        if self._ending is None:
+        if not self._ending.in_progress:
             self._begin()
         # else: the unregistration in progress calls _begin() when it is over
 
@@ -225,7 +225,7 @@ class AccountRegistrar:
         self.failures += 1
         delay = self.runtime.backoff.delay(self.failures, self.runtime.random)
         self._post("SIPAccountRegistrationDidFail", error=error, timeout=delay)
-        if self._wanted and self._ending is None:
+        if self._wanted and not self._ending.in_progress:
             self._cancel_retry()
             self._retry = self.runtime.clock.callLater(delay, self._register)
 
@@ -238,10 +238,8 @@ class AccountRegistrar:
 
     def _end(self) -> Deferred[None]:
         self._cancel_retry()
-        waiter: Deferred[None] = Deferred()
-        if self._ending is not None:
-            self._ending.append(waiter)
-            return waiter
+        if self._ending.in_progress:
+            return self._ending.wait()
         registration = self.registration
         if registration is None:
             return succeed(None)
@@ -250,25 +248,18 @@ class AccountRegistrar:
             if self._wanted:
                 self._begin()
             return succeed(None)
-        self._ending = [waiter]
-        bound = self.runtime.unregister_timeout
-        self._guard = self.runtime.engine.reactor.callLater(bound + 1.0, self._ended)
-        try:
-            registration.end(timeout=bound)
-        except Exception as error:  # the engine stopped under us: nothing can be sent any more
-            log.warning("%s: cannot unregister: %s", self.account, error)
-            self._ended()
-        return waiter
+        return self._ending.start(
+            self.runtime.engine.reactor,
+            self.runtime.unregister_timeout,
+            lambda bound: registration.end(timeout=bound),
+            self._ended,
+            f"{self.account}: unregister",
+        )
 
     def _ended(self) -> None:
-        if self._guard is not None and self._guard.active():
-            self._guard.cancel()
-        self._guard = None
-        waiters, self._ending = self._ending or [], None
+        waiters = self._ending.finish()
         self._drop()
-        for waiter in waiters:
-            if not waiter.called:  # a waiter may have been cancelled by a caller's own time limit
-                waiter.callback(None)
+        self._ending.release(waiters)
         if self._wanted:
             self._begin()
 
@@ -308,11 +299,11 @@ class AccountRegistrar:
         elif name == "SIPRegistrationDidEnd":
             self._pending = self._registered = False
             self.watch.unregistered()
-            if self._ending is not None:
+            if self._ending.in_progress:
                 self._post("SIPAccountRegistrationDidEnd", registration=notification.sender)
                 self._ended()
             # else: the binding expired after failed refreshes; the pending retry registers again
-        elif name == "SIPRegistrationDidNotEnd" and self._ending is not None:
+        elif name == "SIPRegistrationDidNotEnd" and self._ending.in_progress:
             self._post(
                 "SIPAccountRegistrationDidNotEnd",
                 code=data.code,
