@@ -1277,6 +1277,14 @@ cdef class _MixerObject:
             self.mixer._remove_port(slot)
         return 0
 
+    cdef void _detach_quietly(self):
+        """Leave the mixer from ``__dealloc__``: a failure is logged, never raised."""
+        if self._slot != -1:
+            try:
+                self._detach()
+            except Exception:
+                log.exception("could not remove %r from its mixer", self)
+
     cdef int _set_volume(self, object value) except -1:
         _check_volume(value, "volume")
         if self._slot != -1:
@@ -1323,11 +1331,7 @@ cdef class WaveFile(_MixerObject):
         self.pause_time = pause_time
 
     def __dealloc__(self):
-        if self._slot != -1:
-            try:
-                self._detach()
-            except Exception:
-                log.exception("could not remove %r from its mixer", self)
+        self._detach_quietly()
         media_wav_player_close(self._player)
         self._player = NULL
 
@@ -1434,11 +1438,7 @@ cdef class RecordingWaveFile(_MixerObject):
 
     def __dealloc__(self):
         cdef int saved_errno
-        if self._slot != -1:
-            try:
-                self._detach()
-            except Exception:
-                log.exception("could not remove %r from its mixer", self)
+        self._detach_quietly()
         if self._recorder != NULL:
             with nogil:
                 media_wav_recorder_close(self._recorder, &saved_errno)
@@ -1510,11 +1510,7 @@ cdef class ToneGenerator(_MixerObject):
         media_tonegen_set_events(self._gen, mixer._queue, self._source)
 
     def __dealloc__(self):
-        if self._slot != -1:
-            try:
-                self._detach()
-            except Exception:
-                log.exception("could not remove %r from its mixer", self)
+        self._detach_quietly()
         media_tonegen_destroy(self._gen)
         self._gen = NULL
 
@@ -1609,11 +1605,7 @@ cdef class MixerPort(_MixerObject):
             raise MemoryError("could not create a mixer port")
 
     def __dealloc__(self):
-        if self._slot != -1:
-            try:
-                self._detach()
-            except Exception:
-                log.exception("could not remove %r from its mixer", self)
+        self._detach_quietly()
         media_loopback_destroy(self._loopback)
         self._loopback = NULL
 
@@ -1681,11 +1673,7 @@ cdef class MemoryPort(_MixerObject):
             raise MemoryError("could not create a memory port")
 
     def __dealloc__(self):
-        if self._slot != -1:
-            try:
-                self._detach()
-            except Exception:
-                log.exception("could not remove %r from its mixer", self)
+        self._detach_quietly()
         media_memory_port_destroy(self._memory)
         self._memory = NULL
 
