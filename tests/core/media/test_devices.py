@@ -414,7 +414,9 @@ CHILD = textwrap.dedent(
     result["after_stop"] = [mixer.real_input_device, mixer.real_output_device, mixer.device_statistics,
                             mixer.input_device]
     mixer.start()
-    time.sleep(0.1)
+    deadline = time.monotonic() + 10
+    while mixer.statistics["clock_ticks"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.005)  # polls the native clock thread, bounded
     result["clock_after_stop"] = mixer.statistics["clock_ticks"]
     mixer.stop()
 
