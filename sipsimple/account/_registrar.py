@@ -100,8 +100,12 @@ class AccountRuntime:
 def account_route(account: Any, engine: EngineAPI) -> SIPURI:
     """Where the requests of ``account`` go first (REGISTER, and SUBSCRIBE for MWI): its outbound
     proxy, else its domain over the first transport of ``SIPSimpleSettings().sip.transport_list``
-    that ``engine`` listens on. ValueError when there is none."""
+    that ``engine`` listens on. ValueError when there is none, and when the configuration file
+    holds an outbound proxy that could not be loaded: the user asked for a proxy, so the requests
+    must not silently go to the domain instead."""
     proxy = account.sip.outbound_proxy
+    if proxy is None and (stored_error := account.stored_value_error("sip.outbound_proxy")):
+        raise ValueError(f"sip.outbound_proxy: {stored_error}")
     if proxy is not None:
         return SIPURI(proxy.host, port=proxy.port, parameters={"transport": proxy.transport})
     from sipsimple.configuration.settings import SIPSimpleSettings

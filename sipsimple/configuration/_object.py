@@ -172,6 +172,7 @@ class SettingsObject(metaclass=SettingsObjectMeta):
     _saved_values_: dict[str, Any]
     _views_: dict[str, Any]
     _stored_state_: dict[str, Any]
+    _stored_errors_: dict[str, str]
     _persisted_: bool
     _manager_: ConfigurationManager
 
@@ -186,6 +187,7 @@ class SettingsObject(metaclass=SettingsObjectMeta):
         self._id_ = self._saved_id_ = id
         self._values_ = {}
         self._views_ = {}
+        self._stored_errors_ = {}
         self._manager_ = manager
         state = manager.get(self._key_(id), default=None)
         self._persisted_ = state is not None
@@ -207,11 +209,17 @@ class SettingsObject(metaclass=SettingsObjectMeta):
             try:
                 self._values_[dotted] = setting.validate(load(setting.type, raw), dotted)
             except ValueError as e:
+                self._stored_errors_[dotted] = f"the stored value {raw!r} is invalid ({e})"
                 log.warning(
                     "%s %s: ignoring stored value %r (%s); it is kept in storage", self, dotted, raw, e
                 )
 
     # public API ----------------------------------------------------------------------------------
+
+    def stored_value_error(self, dotted: str) -> str | None:
+        """Why the stored value of setting ``dotted`` was ignored when this object was loaded (the
+        setting then holds its default), or None. Assigning the setting clears it."""
+        return self._stored_errors_.get(dotted)
 
     def get_modified(self) -> dict[str, ModifiedValue]:
         """The settings changed since the last save, as dotted name -> ModifiedValue(old, new)."""

@@ -47,10 +47,12 @@ class Setting:
 
     def __set__(self, instance: _Container, value: Any) -> None:
         dotted = instance._prefix_ + self.name
+        root = instance._root_
         if value is DefaultValue:
-            instance._root_._values_.pop(dotted, None)
+            root._values_.pop(dotted, None)
         else:
-            instance._root_._values_[dotted] = self.validate(value, dotted)
+            root._values_[dotted] = self.validate(value, dotted)
+        root._stored_errors_.pop(dotted, None)
 
     def __delete__(self, instance: _Container) -> None:
         self.__set__(instance, DefaultValue)

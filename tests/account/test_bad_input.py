@@ -20,6 +20,7 @@ from sipsimple.account import Account, AccountManagerBase, RegistrationBackoff
 from sipsimple.application import SIPApplicationBase
 from sipsimple.configuration import ConfigurationError, ConfigurationManager
 from sipsimple.configuration.backend.file import dumps
+from sipsimple.configuration.backend.memory import MemoryBackend
 from sipsimple.core.engine import SIPEngine
 from sipsimple.core.primitives import HostResolver
 from sipsimple.lookup import DNSLookup, DNSManager, DNSRouteResolver
@@ -191,6 +192,41 @@ def test_a_refused_proxy_does_not_disturb_a_registered_account(manager, registra
     loop.turn(20)
     assert registrar.count("REGISTER") == sent and account.registrar.registered
     assert str(account.sip.outbound_proxy) == registrar.proxy
+
+
+@pytest.fixture
+def unloadable_proxy_stored(configuration: ConfigurationManager) -> None:
+    """The configuration holds alice's account with a proxy that cannot be loaded (port 99999);
+    requested before ``manager`` so that the AccountManager loads the account when it starts."""
+    configuration.stop()
+    configuration.start(
+        MemoryBackend({"Accounts": {"alice@example.test": {"sip": {"outbound_proxy": "127.0.0.1:99999"}}}})
+    )
+
+
+def test_an_unloadable_stored_proxy_fails_the_registration_instead_of_going_to_the_domain(
+    unloadable_proxy_stored, manager, registrar, loop, recorder
+) -> None:
+    """A hand-edited proxy that could not be loaded leaves the setting at None, but the account
+    does not fall back to its domain's DNS: the user asked for a proxy. The registration fails with
+    an error naming the setting and the stored text, and no REGISTER is sent; assigning a proxy
+    clears the error and the account registers there."""
+    account: Any = Account("alice@example.test")
+    assert account.sip.outbound_proxy is None
+    assert "'127.0.0.1:99999'" in (account.stored_value_error("sip.outbound_proxy") or "")
+    account.auth.password = "secret-alice"
+    account.enabled = True
+    account.save()
+    loop.run_until(lambda: recorder.named("SIPAccountRegistrationDidFail"), what="the failure")
+    [failed] = recorder.named("SIPAccountRegistrationDidFail")
+    assert "sip.outbound_proxy" in failed.data.error and "'127.0.0.1:99999'" in failed.data.error
+    assert registrar.count("REGISTER") == 0
+
+    account.sip.outbound_proxy = registrar.proxy
+    assert account.stored_value_error("sip.outbound_proxy") is None
+    account.save()
+    loop.run_until(lambda: recorder.named("SIPAccountRegistrationDidSucceed"), what="the registration")
+    assert registrar.count("REGISTER") >= 1
 
 
 # -- a configuration file corrupted on disk ------------------------------------------------------
