@@ -451,7 +451,17 @@ class SIPEngine(MediaEngineMixin):
         self._dialog_handlers.pop((call_id, local_tag, remote_tag), None)
 
     def on_cancel(self, transaction: ServerTransaction, handler: Callable[[ServerTransaction], None]) -> None:
+        """A CANCEL matching the INVITE ``transaction`` goes to ``handler`` until the transaction
+        sent its final response: a CANCEL after that changes nothing (RFC 3261 §9.2; the stack
+        answers it 200, or 481 once the transaction ended) and the handler, often a bound method of
+        the Invitation, must not keep that alive for Timer L (32 s): under load that is thousands
+        of ended calls' objects the garbage collector scans again and again."""
         self._cancel_handlers[id(transaction)] = handler
+        transaction.on_answered = self._forget_cancel
+        transaction.on_terminated = self._forget_cancel
+
+    def _forget_cancel(self, transaction: ServerTransaction) -> None:
+        self._cancel_handlers.pop(id(transaction), None)
 
     def register_stray_handler(
         self, call_id: str, local_tag: str, handler: Callable[[SIPResponse], None] | None

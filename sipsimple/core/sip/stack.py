@@ -7,6 +7,10 @@ users (the Engine and its request objects):
   the transport actually used, a fresh branch, ``rport``), creates the client transaction and runs
   it. The listener hears ``response_received``, ``timed_out``, ``transport_failed`` and
   ``terminated``.
+* A request that went over TCP only because of its size (RFC 3261 §18.1.1: over 1300 bytes, to a
+  UDP destination) and whose connection was refused before anything came back is sent again, once,
+  over UDP as a new client transaction: same request and CSeq, a new top Via (``UDP``, a fresh
+  branch). The listener hears the new transaction's events and nothing of the refused one.
 * A received request that matches a server transaction is a retransmission and goes to it. A new
   one gets a server transaction and is handed to ``on_request(server_transaction)``; the TU answers
   with ``server_transaction.send_response(response)``. A CANCEL is answered by its own transaction
@@ -45,8 +49,10 @@ from sipsimple.core.sip.message import (
 )
 from sipsimple.core.sip.transaction import (
     CancelTimer,
+    InviteClientState,
     InviteClientTransaction,
     InviteServerTransaction,
+    NonInviteClientState,
     NonInviteClientTransaction,
     NonInviteServerTransaction,
     PassToTU,
@@ -62,7 +68,7 @@ from sipsimple.core.sip.transaction import (
     client_key,
     server_key,
 )
-from sipsimple.core.sip.transport import TransportAddress
+from sipsimple.core.sip.transport import ConnectionRefused, TransportAddress
 from sipsimple.core.sip.uri import BaseSIPURI
 
 __all__ = [
@@ -97,6 +103,7 @@ class Transport(Protocol):
         tls_name: str | None = None,
         is_request: bool = False,
         new_connection: bool = True,
+        size_switch: bool = True,
     ) -> Deferred[TransportAddress]: ...
 
 
@@ -182,8 +189,17 @@ class _Driven(ABC):
             self._call("transport_failed")
 
 
+#: client transaction states in which nothing has come back from the peer yet
+_UNANSWERED = frozenset({InviteClientState.CALLING, NonInviteClientState.TRYING})
+
+
 class ClientTransaction(_Driven):
-    """A request we sent and the responses it gets."""
+    """A request we sent and the responses it gets.
+
+    ``moved_from`` is the UDP destination a request was moved away from by the size rule of RFC 3261
+    §18.1.1 (None when it goes where it was sent); ``size_switch=False`` keeps a large request on UDP
+    (the retry after that move failed). ``retried_as`` is the transaction that took over.
+    """
 
     def __init__(
         self,
@@ -192,12 +208,19 @@ class ClientTransaction(_Driven):
         destination: TransportAddress,
         listener: ClientListener,
         tls_name: str | None,
+        *,
+        moved_from: TransportAddress | None = None,
+        size_switch: bool = True,
     ) -> None:
         self.request = request
         self.destination = destination
         self.listener = listener
         self.tls_name = tls_name
+        self.moved_from = moved_from
+        self.size_switch = size_switch
+        self.retried_as: ClientTransaction | None = None
         self._failure: BaseException | None = None
+        self._failed_unanswered = False
         reliable = destination.transport != "udp"
         if request.method == "INVITE":
             machine: Any = InviteClientTransaction(
@@ -209,11 +232,18 @@ class ClientTransaction(_Driven):
         self.key = client_key(request.get("Via").branch, request.method)
 
     def _on_send(self, action: Send) -> None:
-        message = action.message
-        deferred = self.stack.transport.send(
-            self._bytes(message), self.destination, tls_name=self.tls_name, is_request=True
-        )
+        data, send = self._bytes(action.message), self.stack.transport.send
+        if self.size_switch:
+            deferred = send(data, self.destination, tls_name=self.tls_name, is_request=True)
+        else:
+            deferred = send(
+                data, self.destination, tls_name=self.tls_name, is_request=True, size_switch=False
+            )
         deferred.addErrback(self._transport_failed)
+
+    def _transport_failed(self, failure: Any) -> None:
+        self._failed_unanswered = self.machine.state in _UNANSWERED
+        super()._transport_failed(failure)
 
     def _on_pass_to_tu(self, action: PassToTU) -> None:
         self.listener.response_received(self, action.message)
@@ -222,11 +252,25 @@ class ClientTransaction(_Driven):
         self.listener.timed_out(self)
 
     def _on_transport_error(self, action: TransportError) -> None:
-        self.listener.transport_failed(self, self._failure)
+        self.retried_as = self.stack._retry_over_udp(self)
+        if self.retried_as is None:
+            self.listener.transport_failed(self, self._failure)
+
+    @property
+    def may_retry_over_udp(self) -> bool:
+        """Whether RFC 3261 §18.1.1 asks for this failed transaction to be sent again over UDP: it went
+        over TCP only for its size, the connection was refused (a reset, an ICMP unreachable), and
+        nothing came back from the peer (so the request never reached it)."""
+        return (
+            self.moved_from is not None
+            and self._failed_unanswered
+            and isinstance(self._failure, ConnectionRefused)
+        )
 
     def _forget(self) -> None:
         self.stack._client_transactions.pop(self.key, None)
-        self.listener.terminated(self)
+        if self.retried_as is None:  # else the listener hears the end of the retry instead
+            self.listener.terminated(self)
 
     def __repr__(self) -> str:
         return f"<ClientTransaction {self.request.method} to {self.destination}>"
@@ -254,9 +298,10 @@ class _MethodOnly:
 class ServerTransaction(_Driven):
     """A request we received; the TU answers with ``send_response``.
 
-    A server transaction lives on after its final response to answer retransmissions (Timer J:
-    32 s on UDP). To keep that cheap under load, a non-INVITE transaction then keeps only the bytes
-    of its response and where they go: ``request`` is None after the final response.
+    A server transaction lives on after its final response to answer retransmissions (Timer J,
+    and Timer L for an INVITE: 32 s on UDP). To keep that cheap under load, it then keeps only the
+    bytes of its response and where they go: ``request`` is None after the final response (an
+    INVITE's 2xx may still be sent again: RFC 3261 §13.3.1.4).
     """
 
     def __init__(
@@ -284,6 +329,9 @@ class ServerTransaction(_Driven):
         via = request.get("Via")
         self.key = server_key(via.branch, via.host, via.port, request.method)
         self.on_terminated: Callable[[ServerTransaction], None] | None = None
+        #: called once, when the first final response went (so that what only matters until then,
+        #: a CANCEL handler, is let go at once instead of with the transaction 32 s later)
+        self.on_answered: Callable[[ServerTransaction], None] | None = None
 
     @property
     def answered(self) -> bool:
@@ -293,11 +341,16 @@ class ServerTransaction(_Driven):
 
     def send_response(self, response: SIPResponse) -> None:
         """Send a response from the TU (provisional, then one final)."""
-        if self.request is None:
+        if self.request is None and self.method != "INVITE":  # an INVITE's 2xx is sent again by its TU
             raise ValueError(f"{self!r} has already sent its final response")
         self._call("send_response", _SentResponse(response.code, response.to_bytes()))
-        if response.code >= 200 and self.method != "INVITE":
+        if response.code >= 200:
             self.request = None
+            if self.method == "INVITE":  # its machine only builds a 100 from it, never after this
+                self.machine.request = _MethodOnly("INVITE")
+            on_answered, self.on_answered = self.on_answered, None
+            if on_answered is not None:
+                on_answered(self)
 
     def _on_send(self, action: Send) -> None:
         message = action.message
@@ -341,6 +394,20 @@ class StatelessRequest:
         return self.request.method
 
 
+#: The most our Via (``Via: SIP/2.0/UDP [IPv6]:65535;branch=z9hG4bK<24 hex>;rport``, 111 bytes),
+#: a Max-Forwards, a Content-Length and the empty line add to a request.
+_ADDED_BY_SENDING = 160
+
+
+def _size_once_sent(request: SIPRequest) -> int:
+    """An upper bound of the request's size on the wire once ``stamp_via`` has added its headers:
+    what the UDP->TCP switch of RFC 3261 section 18.1.1 (requests over 1300 bytes) compares."""
+    start_line = len(request.method) + len(request.request_uri) + 12  # two spaces, "SIP/2.0", CRLF
+    # ": " and CRLF; a value in bytes (a display name may be UTF-8)
+    headers = sum(len(name) + len(value.encode()) + 4 for name, value in request.headers)
+    return start_line + headers + len(request.body) + _ADDED_BY_SENDING
+
+
 class SIPStack:
     def __init__(
         self,
@@ -375,8 +442,14 @@ class SIPStack:
 
     def stamp_via(self, request: SIPRequest, destination: TransportAddress) -> TransportAddress:
         """Put our Via on top of ``request`` for ``destination``; returns the destination actually used."""
-        size_hint = len(request.body) + 400 + sum(len(n) + len(v) + 4 for n, v in request.headers)
-        used = self.transport.transport_for(destination, size_hint, is_request=True)
+        used = self.transport.transport_for(destination, _size_once_sent(request), is_request=True)
+        request.add("Via", [self._our_via(used)], first=True)
+        if "Max-Forwards" not in request:
+            request.add("Max-Forwards", MaxForwardsHeader(70))
+        return used
+
+    def _our_via(self, used: TransportAddress) -> ViaHeader:
+        """A Via with a fresh branch naming our listener for ``used`` (ValueError when there is none)."""
         local = self.local_address(used.transport, used.host)
         if local is None and used.is_stream:
             # A client needs no listener of its own on TCP/TLS: responses come back on the
@@ -384,13 +457,9 @@ class SIPStack:
             local = self.local_address("tcp", used.host) or self.local_address("udp", used.host)
         if local is None:
             raise ValueError(f"no listener to put in the Via for {used}")
-        via = ViaHeader(
+        return ViaHeader(
             used.transport.upper(), local.host, local.port, {"branch": new_branch(), "rport": None}
         )
-        request.add("Via", [via], first=True)
-        if "Max-Forwards" not in request:
-            request.add("Max-Forwards", MaxForwardsHeader(70))
-        return used
 
     def send_request(
         self,
@@ -401,12 +470,41 @@ class SIPStack:
         tls_name: str | None = None,
         stamp_via: bool = True,
     ) -> ClientTransaction:
+        moved_from = None
         if stamp_via:
-            destination = self.stamp_via(request, destination)
-        transaction = ClientTransaction(self, request, destination, listener, tls_name)
+            used = self.stamp_via(request, destination)
+            if used.transport != destination.transport:  # the size rule moved it (RFC 3261 §18.1.1)
+                moved_from = destination
+            destination = used
+        transaction = ClientTransaction(self, request, destination, listener, tls_name, moved_from=moved_from)
+        self._start_client(transaction)
+        return transaction
+
+    def _start_client(self, transaction: ClientTransaction) -> None:
         self._client_transactions[transaction.key] = transaction
         transaction._call("start")
-        return transaction
+
+    def _retry_over_udp(self, failed: ClientTransaction) -> ClientTransaction | None:
+        """RFC 3261 §18.1.1: a request moved from UDP to TCP for its size whose connection was refused
+        goes again over UDP, whatever its size, once. It is a new client transaction (a new Via and
+        branch, retransmissions on Timer A/E) of the same request with the same CSeq, since the first
+        one never reached the peer (as the failover of RFC 3263 §4.3 does). None when it does not
+        apply or there is no UDP listener for the Via."""
+        destination = failed.moved_from
+        if destination is None or not failed.may_retry_over_udp:
+            return None
+        try:
+            via = self._our_via(destination)
+        except ValueError:
+            return None
+        request = failed.request
+        request.set("Via", [via, *request.via[1:]])
+        log.info("%r: %s; sending it again over UDP (RFC 3261 section 18.1.1)", failed, failed._failure)
+        retry = ClientTransaction(
+            self, request, destination, failed.listener, failed.tls_name, size_switch=False
+        )
+        self._start_client(retry)
+        return retry
 
     def send_stateless(
         self, request: SIPRequest, destination: TransportAddress, *, tls_name: str | None = None

@@ -176,6 +176,40 @@ def test_cancel_is_answered_200_and_reported_with_its_invite_transaction():
     assert codes == [(100, "INVITE"), (200, "CANCEL")]
 
 
+def test_an_answered_invite_transaction_lets_go_of_its_request_and_still_resends_its_2xx():
+    """After the final response an INVITE server transaction keeps only the response bytes (it
+    lives 32 s more for retransmissions, so under load the parsed requests would pile up), tells
+    ``on_answered`` once, and the TU can still send its 2xx again (RFC 3261 §13.3.1.4)."""
+    stack, _, transport, requests, _ = new_stack()
+    deliver(stack, incoming_invite())
+    transaction = requests[0]
+    answered = []
+    transaction.on_answered = answered.append
+    transaction.send_response(make_response(transaction.request, 180, to_tag="t"))
+    assert answered == [] and transaction.request is not None
+    ok = make_response(transaction.request, 200, to_tag="t")
+    transaction.send_response(ok)
+    assert answered == [transaction] and transaction.request is None and transaction.answered
+    transaction.send_response(ok)  # the TU's own 2xx retransmission
+    assert [m.code for m in transport.messages()] == [180, 200, 200]
+    assert answered == [transaction]  # once
+
+
+def test_the_engine_forgets_a_cancel_handler_once_the_invite_is_answered():
+    """A CANCEL after the final response changes nothing, so the handler (often a bound method of
+    a whole Invitation) is not kept for the transaction's remaining 32 s."""
+    from sipsimple.core.engine import SIPEngine
+
+    engine = SIPEngine(reactor=Clock())
+    stack, _, _, requests, _ = new_stack()
+    deliver(stack, incoming_invite())
+    transaction = requests[0]
+    engine.on_cancel(transaction, lambda invite: None)
+    assert len(engine._cancel_handlers) == 1
+    transaction.send_response(make_response(transaction.request, 486, to_tag="t"))
+    assert engine._cancel_handlers == {}
+
+
 def test_a_cancel_that_matches_nothing_gets_481():
     stack, _, transport, _, cancels = new_stack()
     deliver(stack, incoming_cancel(branch="z9hG4bKnothing"))
@@ -234,3 +268,32 @@ def test_a_tls_request_without_a_tls_listener_puts_the_tcp_listener_in_the_via()
     stack.send_request(options_request(), destination, Listener(), tls_name="example.test")
     via = transport.messages()[0].get("Via")
     assert (via.transport, via.host, via.port) == ("TLS", "127.0.0.1", 5060)
+
+
+class SizeRecordingTransport(FakeTransport):
+    """Keeps the size the stack announced to ``transport_for`` for each request."""
+
+    def __init__(self):
+        super().__init__()
+        self.announced: list[int] = []
+
+    def transport_for(self, destination, size, *, is_request=False):
+        self.announced.append(size)
+        return destination
+
+
+@pytest.mark.parametrize("body_size", [0, 300, 900])
+def test_the_size_announced_for_the_udp_tcp_switch_bounds_the_sent_request_closely(body_size):
+    """RFC 3261 §18.1.1 moves a UDP request to TCP above 1300 bytes: the size the stack announces
+    before adding its Via is never below what is then sent, and at most the Via/Max-Forwards/
+    Content-Length allowance (160 bytes) above it, so a 1,100-byte INVITE is not pushed to TCP."""
+    transport = SizeRecordingTransport()
+    stack = SIPStack(Clock(), transport, on_request=lambda request: None)
+    request = options_request()
+    request.add("Contact", "<sip:alice@127.0.0.1:5060>")
+    request.add("Content-Type", "application/sdp")
+    request.body = b"v" * body_size
+    stack.send_request(request, PEER, Listener())
+    [(sent, _)] = transport.sent
+    [announced] = transport.announced
+    assert len(sent) <= announced <= len(sent) + 160

@@ -12,6 +12,7 @@ from ._connections import ConnectionTable, Timeouts
 from ._errors import (
     ConnectionClosed,
     ConnectionFailed,
+    ConnectionRefused,
     MessageTooLarge,
     TLSVerificationFailed,
     TransportError,
@@ -25,6 +26,7 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionFailed",
     "ConnectionInfo",
+    "ConnectionRefused",
     "ConnectionTable",
     "MessageTooLarge",
     "TLSConfigurationError",

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "ConnectionClosed",
     "ConnectionFailed",
+    "ConnectionRefused",
     "MessageTooLarge",
     "TLSVerificationFailed",
     "TransportError",
@@ -18,6 +19,12 @@ class TransportError(Exception):
 class ConnectionFailed(TransportError):
     """No connection could be made (refused, unreachable, timed out, TLS handshake failed), or there
     is no listener to send a datagram from."""
+
+
+class ConnectionRefused(ConnectionFailed):
+    """The remote end turned the connection down before anything was written: a TCP reset to our
+    SYN (nothing listens there) or an ICMP unreachable. RFC 3261 §18.1.1 retries a request over UDP
+    on this error when it went over TCP only for its size."""
 
 
 class TLSVerificationFailed(ConnectionFailed):
