@@ -16,6 +16,9 @@ referrals (and later the INVITE sessions) use it for every request they send in 
 5. The final response goes through ``dialog.receive_response`` (a 2xx to a target-refresh request
    moves the remote target; 481 and 408 end the dialog, §12.2.1.2), a transaction timeout through
    ``dialog.timed_out``. ``DialogResult.dialog_gone`` says whether the dialog is over afterwards.
+   With ``shared_usage=True`` (the request belongs to one of several usages of the dialog, such as
+   a REFER or NOTIFY inside an INVITE dialog) the dialog applies RFC 5057 instead: a 481, a 408 or
+   a timeout ends only that usage, and only the dialog-terminating codes end the dialog.
 6. ``timeout`` bounds the whole logical request: when it passes the result is 408 and whatever is
    still in flight is ignored (the dialog is left as it is).
 
@@ -88,7 +91,9 @@ def local_contact_for(local: TransportAddress, user: str | None = None, *, secur
 @dataclass(frozen=True)
 class DialogResult(Result):
     """The outcome of an in-dialog request; ``dialog_gone`` is True when the dialog is over
-    afterwards (a 481 or a 408, a transaction timeout, or a dialog terminated meanwhile)."""
+    afterwards (a 481 or a 408, a transaction timeout, or a dialog terminated meanwhile; for a
+    ``shared_usage`` request only a dialog-terminating code of RFC 5057, or a dialog terminated
+    meanwhile)."""
 
     dialog_gone: bool = False
 
@@ -109,10 +114,12 @@ class DialogRequest(HopRequest):
         body: bytes = b"",
         content_type: str | BaseHeader | None = None,
         timeout: float | None = None,
+        shared_usage: bool = False,
     ) -> None:
         super().__init__(
             engine, resolver=resolver, authenticator=authenticator, on_done=on_done, timeout=timeout
         )
+        self.shared_usage = shared_usage
         self.dialog = dialog
         self.method = method
         self.extra_headers = list(extra_headers)
@@ -140,7 +147,7 @@ class DialogRequest(HopRequest):
 
     def _final(self, attempt: _Attempt, response: SIPResponse) -> DialogResult:
         try:
-            self.dialog.receive_response(attempt.request, response)
+            self.dialog.receive_response(attempt.request, response, shared_usage=self.shared_usage)
         except ProtocolError:
             pass  # a response the dialog cannot use changes nothing in it
         return self._result(response.code, response.reason, response, attempt.hop)
@@ -148,7 +155,7 @@ class DialogRequest(HopRequest):
     def _failed(self, attempt: _Attempt, code: int, reason: str, timed_out: bool) -> DialogResult:
         if timed_out:
             try:
-                self.dialog.timed_out(attempt.request)
+                self.dialog.timed_out(attempt.request, shared_usage=self.shared_usage)
             except ProtocolError:
                 pass
         return self._result(code, reason, None, attempt.hop)

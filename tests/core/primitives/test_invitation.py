@@ -199,6 +199,27 @@ def test_end_before_any_provisional_waits_for_one_before_sending_the_cancel(fake
     assert recorder.named("SIPInvitationChangedState")[-1].data.originator == "local"
 
 
+def test_a_100_trying_is_enough_for_the_waiting_cancel(fake, recorder):
+    """RFC 3261 §9.1: 100 Trying is a provisional response. A callee that has not answered yet
+    may send nothing else; the CANCEL used to wait for an 18x, then 64*T1, and end with 408."""
+    invitation, invite = call(fake)
+    invitation.end()
+    fake.respond(invite, 100)
+    cancels = fake.all_sent("CANCEL")
+    assert len(cancels) == 1 and cancels[0].get("Via").branch == invite.get("Via").branch
+    fake.respond(invite, 487)
+    assert invitation.state == "disconnected"
+    assert recorder.named("SIPInvitationChangedState")[-1].data.code == 487
+
+
+def test_a_cancel_after_a_100_trying_goes_at_once(fake, recorder):
+    invitation, invite = call(fake)
+    fake.respond(invite, 100)
+    assert invitation.state == "calling"  # a 100 is no state change
+    invitation.end()
+    assert len(fake.all_sent("CANCEL")) == 1
+
+
 def test_a_2xx_after_our_cancel_is_acked_and_then_byed(fake, recorder):
     invitation, invite = call(fake)
     fake.respond(invite, 180)
@@ -318,6 +339,21 @@ def test_the_peer_reinvite_during_our_glare_wait_is_taken_and_ours_is_dropped(fa
     assert len(fake.sent("INVITE")) == 2  # no retry of ours
 
 
+def test_a_reinvite_answered_only_by_100_trying_can_be_cancelled(fake, recorder):
+    """RFC 3261 §9.1: a 100 Trying is a provisional response, so the CANCEL may follow it (the
+    peer may send nothing else before its user answers the proposal)."""
+    invitation, _ = connect(fake, recorder)
+    invitation.send_reinvite(sdp=sdp(4000, "sendonly"))
+    reinvite = fake.sent("INVITE")[-1]
+    invitation.cancel_reinvite()
+    assert fake.all_sent("CANCEL") == []  # nothing heard yet: the CANCEL waits
+    fake.respond(reinvite, 100)
+    cancels = fake.all_sent("CANCEL")
+    assert len(cancels) == 1 and cancels[0].get("Via").branch == reinvite.get("Via").branch
+    fake.respond(reinvite, 487)
+    assert invitation.sub_state == "normal"
+
+
 def test_an_incoming_reinvite_changes_sub_state_and_our_2xx_waits_for_the_ack(fake, recorder):
     invitation, invite = connect(fake, recorder)
     reinvite = in_dialog("INVITE", invite, 1, body=str(sdp(5000, "sendonly", 2)).encode())
@@ -335,6 +371,59 @@ def test_an_incoming_reinvite_changes_sub_state_and_our_2xx_waits_for_the_ack(fa
     count = len(fake.responses())
     fake.clock.advance(10)
     assert len(fake.responses()) == count
+
+
+def test_our_reinvite_waits_for_the_ack_of_our_2xx_to_the_peers_reinvite(fake, recorder):
+    """RFC 3261 §14.1: no new INVITE while the peer's is in progress. Sent at once, the ACK (no
+    SDP: the offer was the peer's) was taken for the missing answer to our new offer, and the
+    call was ended with a BYE."""
+    invitation, invite = connect(fake, recorder)
+    fake.deliver(in_dialog("INVITE", invite, 1, body=str(sdp(5000, "sendonly", 2)).encode()))
+    invitation.send_response(200, sdp=sdp(4000, "recvonly"))
+    invitation.send_reinvite(sdp=sdp(4000, "sendonly"))
+    assert invitation.sub_state == "sending_proposal" and len(fake.sent("INVITE")) == 1
+    fake.deliver(in_dialog("ACK", invite, 1))
+    assert invitation.state == "connected" and fake.sent("BYE") == []
+    reinvite = fake.sent("INVITE")[-1]
+    assert len(fake.sent("INVITE")) == 2 and b"a=sendonly" in reinvite.body
+    fake.respond(reinvite, 200, body=str(sdp(5000, "recvonly", 3)).encode())
+    assert invitation.sub_state == "normal"
+    assert invitation.sdp.active_local.media[0].direction == "sendonly"
+
+
+def test_a_reinvite_waiting_for_the_ack_can_be_cancelled_before_it_is_sent(fake, recorder):
+    invitation, invite = connect(fake, recorder)
+    fake.deliver(in_dialog("INVITE", invite, 1, body=str(sdp(5000, "sendonly", 2)).encode()))
+    invitation.send_response(200, sdp=sdp(4000, "recvonly"))
+    invitation.send_reinvite(sdp=sdp(4000, "sendonly"))
+    invitation.cancel_reinvite()
+    last = recorder.named("SIPInvitationChangedState")[-1].data
+    assert (invitation.sub_state, last.code) == ("normal", 487)
+    fake.deliver(in_dialog("ACK", invite, 1))
+    assert len(fake.sent("INVITE")) == 1 and fake.all_sent("CANCEL") == []
+
+
+def test_the_answer_to_our_reinvite_after_our_bye_is_acked_and_the_call_still_ends(fake, recorder):
+    invitation, invite = connect(fake, recorder)
+    invitation.send_reinvite(sdp=sdp(4000, "sendonly"))
+    reinvite = fake.sent("INVITE")[-1]
+    invitation.end()
+    assert invitation.state == "disconnecting" and len(fake.sent("BYE")) == 1
+    fake.respond(reinvite, 200, body=str(sdp(5000, "recvonly", 2)).encode())  # raised before
+    assert [a.cseq.number for a in fake.all_sent("ACK")] == [invite.cseq.number, reinvite.cseq.number]
+    fake.answer(fake.sent("BYE")[0], 200)
+    assert invitation.state == "disconnected"
+
+
+def test_a_bye_while_the_peers_reinvite_is_unanswered_answers_it_487(fake, recorder):
+    """RFC 3261 §15.1.2: the peer's pending re-INVITE still gets a response; without one its
+    client transaction ran to Timer B."""
+    invitation, invite = connect(fake, recorder)
+    reinvite = in_dialog("INVITE", invite, 1, body=str(sdp(5000, "sendonly", 2)).encode())
+    fake.deliver(reinvite)
+    assert invitation.sub_state == "received_proposal"
+    assert fake.deliver(in_dialog("BYE", invite, 2)).code == 200
+    assert fake.response_to(reinvite).code == 487 and invitation.state == "disconnected"
 
 
 # -- incoming -----------------------------------------------------------------------------------

@@ -9,6 +9,8 @@
   ``_proposals.py``, ``_refresh.py``: one mixin per concern (caller side, callee side, RFC 3262
   as UAS, ACKs/stray 2xx/forks, in-dialog requests and BYE, re-INVITE/UPDATE, session-timer
   driver);
+* ``_transfer_state.py`` (the transfer usage's table and helpers) and ``_transfer.py`` (its
+  driver: REFER and NOTIFY in the dialog, RFC 3515/5057);
 * ``_invitation.py``: the Invitation, those mixins composed (the engine-facing driver);
 * ``install_invitation_handler`` (here): hands out-of-dialog INVITEs to new Invitations.
 

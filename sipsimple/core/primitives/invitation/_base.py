@@ -35,6 +35,7 @@ from ..route import RouteResolver
 from ._extensions import header_text
 from ._requests import InviteRequest, ReinviteRequest
 from ._state import (
+    REPORTED_LOOPS,
     InvitationEvent,
     InvitationState,
     SubEvent,
@@ -58,7 +59,7 @@ SE = SubEvent
 SS = SubState
 
 #: The methods we accept in an INVITE dialog (the Allow header of our INVITE and 2xx).
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, MESSAGE, INFO"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, MESSAGE, INFO, REFER, NOTIFY"
 #: The option tags of the Supported header of our INVITE and 2xx.
 SUPPORTED = "100rel, replaces, timer"
 SDP_TYPE = "application/sdp"
@@ -161,6 +162,7 @@ class InvitationBase:
         self._proposal_sdp: Any = None
         self._proposal_headers: list[Any] = []
         self._proposal_cancel_wanted = False
+        self._proposal_after_ack = False  # our re-INVITE waits for the ACK of our last 2xx
         self._received: tuple[Any, SIPRequest] | None = None
         self._stray_registered = False
         self._init_reliable()
@@ -230,7 +232,7 @@ class InvitationBase:
 
     def _move(self, event: InvitationEvent, originator: str, **data: Any) -> None:
         target = transition(self._state, event)
-        if target is self._state:
+        if target is self._state and (target, event) not in REPORTED_LOOPS:
             return
         previous, previous_sub = self._state, self.sub_state
         self._state = target
@@ -377,6 +379,8 @@ class InvitationBase:
 
         def _on_ack(self, dialog: Dialog, request: SIPRequest) -> None: ...
 
+        def _send_proposal_after_ack(self) -> None: ...
+
         def _bye(
             self, headers: Any = (), timeout: float | None = None, reason: str = "user request"
         ) -> None: ...
@@ -396,6 +400,8 @@ class InvitationBase:
         def _on_refresh_answered(self, result: DialogResult) -> None: ...
 
         def _on_update(self, dialog: Dialog, transaction: Any, request: SIPRequest) -> None: ...
+
+        def _on_transfer_request(self, dialog: Dialog, transaction: Any, request: SIPRequest) -> None: ...
 
         def _on_refresh_received(self, request: SIPRequest) -> None: ...
 

@@ -67,6 +67,8 @@ class InDialogMixin(InvitationBase):
             self._on_update(dialog, transaction, request)
         elif method in ("MESSAGE", "INFO"):
             self._on_message_or_info(dialog, transaction, request)
+        elif method in ("REFER", "NOTIFY", "SUBSCRIBE"):  # the transfer usage (_transfer.py)
+            self._on_transfer_request(dialog, transaction, request)
         else:  # PRACK, UPDATE, INFO, MESSAGE...: not served yet (see docs/sip-invitation.md)
             self._respond(dialog, transaction, 501)
 
@@ -84,6 +86,15 @@ class InDialogMixin(InvitationBase):
             return
         if self._state in (S.NULL, S.CALLING, S.DISCONNECTED):
             return
+        if self._received is not None and not self._received[0].answered:
+            transaction, pending = self._received  # the peer's re-INVITE/UPDATE still unanswered
+            self._received = None
+            self._cancel_offer()
+            if self._dialog is not None:
+                try:  # §15.1.2 again: pending requests are answered, 487 recommended
+                    transaction.send_response(self._dialog.create_response(pending, 487))
+                except ProtocolError:
+                    pass
         self._move(E.RECEIVE_BYE, "remote", method="BYE", headers=headers_of(request), body=request.body)
 
     def send_message(

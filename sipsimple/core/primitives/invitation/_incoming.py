@@ -17,7 +17,7 @@ from sipsimple.core.sdp import (
     SDPParseError,
 )
 from sipsimple.core.sip.dialog import Dialog, ProtocolError
-from sipsimple.core.sip.headers import BaseHeader
+from sipsimple.core.sip.headers import BaseHeader, ContactHeader
 from sipsimple.core.sip.ids import new_tag
 from sipsimple.core.sip.message import SIPRequest, SIPResponse
 from sipsimple.core.sip.transaction import Culprit
@@ -174,6 +174,17 @@ class IncomingMixin(InvitationBase):
         if dialog is None or not dialog.remote_tag:
             raise InvitationStateError("the invitation has no dialog to replace", Culprit.LOCAL)
         return replaces_for(dialog.call_id, dialog.local_tag, dialog.remote_tag, early_only)
+
+    def mark_local_contact_focus(self) -> None:
+        """Put the ``isfocus`` parameter (RFC 4579 §3) in our Contact for the rest of this dialog:
+        we answer as a conference focus. Call it before the 2xx."""
+        dialog = self._dialog
+        if dialog is None or dialog.local_contact is None:
+            raise InvitationStateError("there is no dialog to mark", Culprit.LOCAL)
+        contact = dialog.local_contact
+        dialog.local_contact = ContactHeader(
+            contact.uri, contact.display_name, parameters={**contact.parameters, "isfocus": None}
+        )
 
     def send_response(
         self,
@@ -372,6 +383,7 @@ class IncomingMixin(InvitationBase):
         if self._bye_after_ack:
             self._bye_after_ack = False
             self._send_bye(dialog, (), None)
+        self._send_proposal_after_ack()
 
 
 def _uas_dialog(transaction: Any) -> Dialog | None:

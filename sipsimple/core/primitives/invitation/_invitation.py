@@ -16,7 +16,8 @@ The class is composed here from one mixin per concern, each over ``InvitationBas
 * ``_forks.py``: ACKs sent outside transactions, stray 2xx, forks we do not keep;
 * ``_in_dialog.py``: the in-dialog dispatcher, BYE, MESSAGE and INFO;
 * ``_proposals.py``: re-INVITE and UPDATE both ways, glare;
-* ``_refresh.py``: the session-timer driver (RFC 4028).
+* ``_refresh.py``: the session-timer driver (RFC 4028);
+* ``_transfer.py``: REFER and its NOTIFYs in the dialog, both roles (RFC 3515, RFC 5057).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ._outgoing import OutgoingMixin
 from ._proposals import ProposalMixin
 from ._refresh import SessionRefreshMixin
 from ._reliable import ReliableMixin
+from ._transfer import TransferMixin
 
 __all__ = ["ALLOW", "Invitation", "SDPView"]
 
@@ -41,6 +43,7 @@ class Invitation(
     InDialogMixin,
     ProposalMixin,
     SessionRefreshMixin,
+    TransferMixin,
     InvitationBase,
 ):
     """An INVITE session; outgoing with :meth:`send_invite`, incoming from the engine hook

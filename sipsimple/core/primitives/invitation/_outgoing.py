@@ -109,6 +109,7 @@ class OutgoingMixin(InvitationBase):
             on_accept=self._on_accept,
             on_too_brief=self._on_422,
         )
+        self._invite.on_trying = self._on_trying
         self._move(E.SEND_INVITE, "local", method="INVITE")
         self._listen_stray()
         if timeout is not None:
@@ -161,10 +162,11 @@ class OutgoingMixin(InvitationBase):
                 self._send_cancel()
             return
         self._early_media(response)
-        if reliable and tag in self._early:
+        if reliable:
             assert rseq is not None
-            self._rseq_seen[tag] = rseq
-            self._send_prack(self._early[tag], rseq, response.cseq.number)
+            self._rseq_seen[tag] = rseq  # its retransmissions are neither reported nor PRACKed
+            if tag in self._early:
+                self._send_prack(self._early[tag], rseq, response.cseq.number)
         self._move(
             E.RECEIVE_PROVISIONAL, "remote", code=response.code, reason=response.reason,
             headers=headers_of(response), body=response.body,
@@ -296,6 +298,12 @@ class OutgoingMixin(InvitationBase):
     def _invite_timeout(self) -> None:
         if self._state in (S.CALLING, S.EARLY):
             self._end_unanswered(reason="timeout")
+
+    def _on_trying(self) -> None:
+        """A 100 Trying: the CANCEL that waited for a provisional response goes now (§9.1)."""
+        if self._state is S.DISCONNECTING and self._cancel_wanted:
+            self._cancel_wanted = False
+            self._send_cancel()
 
     def _send_cancel(self) -> None:
         current = None if self._invite is None else self._invite.current()

@@ -53,7 +53,18 @@ class ProposalMixin(InvitationBase):
         self._proposal_headers = list(extra_headers or ())
         self._proposal_cancel_wanted = False
         self._move_sub(SE.SEND_PROPOSAL, "local", method="INVITE")
+        if self._pending_2xx is not None:
+            # RFC 3261 §14.1: no new INVITE while the peer's is in progress (our 2xx awaits its
+            # ACK, which must not be taken for the answer to this offer): sent with the ACK
+            self._proposal_after_ack = True
+            return
         self._send_proposal()
+
+    def _send_proposal_after_ack(self) -> None:
+        if self._proposal_after_ack:
+            self._proposal_after_ack = False
+            if self._state is S.CONNECTED and self._sub_state is SS.SENDING_PROPOSAL:
+                self._send_proposal()
 
     def _send_proposal(self) -> None:
         assert self._dialog is not None
@@ -95,6 +106,8 @@ class ProposalMixin(InvitationBase):
             except (SDPParseError, SDPNegotiationError) as failure:
                 error = str(failure)
             self._send_ack(self._dialog, number)
+            if self._state is not S.CONNECTED:
+                return  # answered after our BYE: the 2xx only needs its ACK
             self._on_refresh_answered(result)
             if error is None and self._negotiator.state is NegotiationState.ANSWERED:
                 self._negotiate()
@@ -112,6 +125,8 @@ class ProposalMixin(InvitationBase):
             low, high = (2.1, 4.0) if self.direction == "outgoing" else (0.0, 2.0)
             self._timers.set("glare", self._random.uniform(low, high), self._glare_retry)
             return
+        if self._state is not S.CONNECTED:
+            return  # refused after our BYE: nothing left to report
         if self._proposal_sdp is not None:
             self._sdp_update(f"{result.code} {result.reason}")
         self._move_sub(SE.PROPOSAL_ANSWERED, "remote", **data)
@@ -124,8 +139,9 @@ class ProposalMixin(InvitationBase):
         """Withdraw our pending re-INVITE (CANCEL once a provisional arrived; the 487 ends it)."""
         if self._state is not S.CONNECTED or self._sub_state is not SS.SENDING_PROPOSAL:
             raise InvitationStateError("there is no re-INVITE of ours to cancel", Culprit.LOCAL)
-        if "glare" in self._timers:
+        if "glare" in self._timers or self._proposal_after_ack:
             self._timers.cancel("glare")
+            self._proposal_after_ack = False
             self._move_sub(SE.PROPOSAL_ANSWERED, "local", code=487, reason="Request Terminated")
             return
         proposal = self._proposal

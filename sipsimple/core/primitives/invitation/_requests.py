@@ -27,10 +27,11 @@ __all__ = ["InviteRequest", "ReinviteRequest", "send_cancel", "send_outside"]
 class InviteRequest(ClientRequest):
     """The initial INVITE (see the module documentation).
 
-    ``on_provisional(request, response)`` hears each 101-199; ``on_accept(request, response, hop)``
-    each 2xx (the first and any later one); ``on_too_brief(response)`` a 422 (True: the template
-    now has the larger Min-SE, send it again); ``on_done(result)`` the 3xx-6xx or failure that ends
-    it (never called after a 2xx: the exchange goes on quietly until the transaction ends).
+    ``on_provisional(request, response)`` hears each 101-199 (``on_trying()`` the first 100);
+    ``on_accept(request, response, hop)`` each 2xx (the first and any later one);
+    ``on_too_brief(response)`` a 422 (True: the template now has the larger Min-SE, send it
+    again); ``on_done(result)`` the 3xx-6xx or failure that ends it (never called after a 2xx:
+    the exchange goes on quietly until the transaction ends).
     """
 
     def __init__(
@@ -47,10 +48,16 @@ class InviteRequest(ClientRequest):
         self.on_too_brief = on_too_brief
         self.accepted = False
         self.provisional_seen = False
+        #: hears the first 100 Trying (not a state change, but a CANCEL may now be sent, §9.1)
+        self.on_trying: Callable[[], None] | None = None
 
     def _on_response(self, attempt: _Attempt, response: SIPResponse) -> None:
         code = response.code
         if code == 100:
+            if not self.provisional_seen:
+                self.provisional_seen = True
+                if self.on_trying is not None:
+                    self.on_trying()
             return
         if code < 200:
             self.provisional_seen = True
@@ -84,7 +91,7 @@ class ReinviteRequest(DialogRequest):
     on_provisional: Callable[[ReinviteRequest], None] | None = None
 
     def _on_response(self, attempt: _Attempt, response: SIPResponse) -> None:
-        if 100 < response.code < 200 and not self.provisional_seen:
+        if 100 <= response.code < 200 and not self.provisional_seen:  # 100 Trying counts (§9.1)
             self.provisional_seen = True
             if self.on_provisional is not None:
                 self.on_provisional(self)

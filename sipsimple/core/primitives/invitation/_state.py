@@ -14,6 +14,11 @@ Rules:
 * A 2xx to the initial INVITE after our CANCEL (the CANCEL/200 race) keeps DISCONNECTING: the
   driver ACKs it and sends a BYE.
 * A BYE, a CANCEL, a 481/408 or a transport failure ends the session from any live state.
+* A move that keeps the state is silent, except the pairs in ``REPORTED_LOOPS``: every
+  provisional response to our INVITE after the first one (a 180 after a 183, the 18x of a second
+  fork) is still news for the application, so EARLY -> EARLY is posted with its ``code`` and
+  ``reason``. The driver filters what is not news before that: a 100 Trying, and a reliable 18x
+  whose RSeq was seen already (RFC 3262 §4).
 
 ``TABLE[(state, event)]`` is the new state, ``SUB_TABLE[(sub_state, event)]`` the new sub-state.
 Every pair not in a table is a protocol error: a local event raises
@@ -30,6 +35,7 @@ from sipsimple.core.sip.transaction import Culprit
 
 __all__ = [
     "LOCAL_EVENTS",
+    "REPORTED_LOOPS",
     "SUB_TABLE",
     "TABLE",
     "InvitationEvent",
@@ -152,6 +158,10 @@ TABLE: dict[tuple[InvitationState, InvitationEvent], InvitationState] = {
     },
     **{(state, E.ENDED): S.DISCONNECTED for state in _LIVE},
 }
+
+
+#: Moves that keep the state and are nevertheless posted as SIPInvitationChangedState.
+REPORTED_LOOPS = frozenset({(S.EARLY, E.RECEIVE_PROVISIONAL)})
 
 
 def transition(state: InvitationState, event: InvitationEvent) -> InvitationState:

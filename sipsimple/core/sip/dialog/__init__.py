@@ -7,6 +7,7 @@ Engine keeps the live dialogs in a :class:`DialogTable` to route received in-dia
 * ``_state.py``: the state machine as a table, with its rules;
 * ``_ids.py``: dialog identifiers, the table, NOTIFY-to-SUBSCRIBE matching;
 * ``_routing.py``: route sets, loose and strict routing;
+* ``_usages.py``: what a failed request ends when several usages share a dialog (RFC 5057);
 * ``_dialog.py``: the Dialog.
 
 See docs/sip-dialog.md.
@@ -29,8 +30,10 @@ from ._state import (
     Transition,
     Verdict,
 )
+from ._usages import DIALOG_TERMINATING, USAGE_TERMINATING, Scope, ends_dialog, failure_scope
 
 __all__ = [
+    "DIALOG_TERMINATING",
     "ERRORS",
     "MAX_CSEQ",
     "TABLE",
@@ -45,8 +48,12 @@ __all__ = [
     "ProtocolError",
     "RemoteProtocolError",
     "Role",
+    "Scope",
     "Transition",
+    "USAGE_TERMINATING",
     "Verdict",
+    "ends_dialog",
+    "failure_scope",
     "notify_matches",
     "request_dialog_id",
     "request_target",

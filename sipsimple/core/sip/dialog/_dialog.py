@@ -36,6 +36,7 @@ from ._fields import Headers, add_extra, contact_header, cseq_of, identity, is_s
 from ._ids import DialogID, request_dialog_id, response_dialog_id
 from ._routing import contact_target, record_routes_of, request_target, route_set_from
 from ._state import TARGET_REFRESH_METHODS, DialogEvent, DialogState, Effect, Verdict, transition
+from ._usages import ends_dialog
 
 __all__ = ["MAX_CSEQ", "Dialog", "Role"]
 
@@ -402,12 +403,17 @@ class Dialog:
             event = E.REQUEST
         return self._apply(event, request)
 
-    def receive_response(self, request: SIPRequest, response: SIPResponse) -> Verdict:
+    def receive_response(
+        self, request: SIPRequest, response: SIPResponse, *, shared_usage: bool = False
+    ) -> Verdict:
         """A response to ``request``, which we sent in this dialog or which created it.
 
         ``terminated`` True (a 481 or 408, §12.2.1.2; a 3xx-6xx to the request that created an
         early dialog): the caller ends the dialog's usages. A 1xx or 2xx with another To tag to
         the dialog-creating request is another dialog (a fork): LocalProtocolError.
+        ``shared_usage``: ``request`` belongs to one of several usages of the dialog (RFC 5057,
+        ``_usages.py``): then only a dialog-terminating code (404, 410, 416, 482-485, 502, 604)
+        ends the dialog, and a 481 or 408 is left to that usage.
         """
         cseq = cseq_of(request)
         if cseq_of(response) != cseq or response.call_id != self._id.call_id:
@@ -417,7 +423,7 @@ class Dialog:
         code = response.code
         if self._is_creating(request, Role.UAC):
             event = self._creating_response_event(code, tag_of(response, "To") or "")
-        elif code in (408, 481):
+        elif code >= 300 and ends_dialog(code, shared_usage=shared_usage):
             event = E.DIALOG_GONE
         elif 200 <= code <= 299 and request.method in TARGET_REFRESH_METHODS:
             event = E.REFRESH_ACCEPTED
@@ -436,10 +442,13 @@ class Dialog:
             )
         return E.EARLY_RESPONSE if code < 200 else E.CONFIRMING_RESPONSE
 
-    def timed_out(self, request: SIPRequest) -> Verdict:
-        """No response at all to ``request`` (Timer B/F, or a transport error): like a 408."""
+    def timed_out(self, request: SIPRequest, *, shared_usage: bool = False) -> Verdict:
+        """No response at all to ``request`` (Timer B/F, or a transport error): like a 408. With
+        ``shared_usage`` (see :meth:`receive_response`) the dialog stays: the usage gives up."""
         if self._is_creating(request, Role.UAC):
             return self._apply(E.REJECTING_RESPONSE, None)
+        if not ends_dialog(None, shared_usage=shared_usage):
+            return self._apply(E.OTHER_RESPONSE, None)
         return self._apply(E.DIALOG_GONE, None)
 
     def terminate(self) -> Verdict:

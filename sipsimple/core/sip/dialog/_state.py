@@ -20,7 +20,10 @@ Rules:
   number). In a terminated dialog every request is answered 481 (an ACK is dropped).
 * Responses to our in-dialog requests (§12.2.1.2): a 2xx to a target-refresh request takes the
   remote target from its Contact; a 481 or a 408 (or no response at all) ends the dialog;
-  anything else changes nothing. Responses reaching a terminated dialog are dropped.
+  anything else changes nothing. For a request of one of several usages sharing the dialog
+  (RFC 5057, ``_usages.py``) only the dialog-terminating codes (404, 410, 416, 482-485, 502,
+  604) end it: a 481 or 408 ends that usage, which the caller handles. Responses reaching a
+  terminated dialog are dropped.
 * Local events: sending a request is allowed in early and confirmed dialogs, an ACK only in a
   confirmed one; nothing can be sent in a terminated dialog. ``terminate()`` ends any dialog.
 
@@ -72,7 +75,7 @@ class DialogEvent(enum.Enum):
     # responses to our requests within the dialog
     REFRESH_ACCEPTED = "2xx to a target-refresh request"
     OTHER_RESPONSE = "other response to an in-dialog request"
-    DIALOG_GONE = "481/408 or no response to an in-dialog request"
+    DIALOG_GONE = "a response (or none) to an in-dialog request that ends the dialog"
     # requests from the peer
     REQUEST = "in-order request"
     REFRESH_REQUEST = "in-order target-refresh request"
