@@ -13,6 +13,7 @@ the transport.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +86,19 @@ def _codec_table() -> list[Any]:
     return list(available_codecs())
 
 
+@functools.lru_cache(maxsize=64)  # the engine's codec table is fixed; every call asks the same
+def _supported_codecs(wanted: tuple[str, ...], our_fmtp: tuple[tuple[str, str], ...]) -> tuple[RTPCodec, ...]:
+    table = _codec_table()
+    fmtps = dict(our_fmtp)
+    result: list[RTPCodec] = []
+    for name in wanted:
+        for info in table:
+            if info.name.lower() == name:
+                codec = RTPCodec(info.payload_type, info.name, info.rtp_clock_rate, info.channels)
+                result.append(codec._replace(fmtp=fmtps.get(name)))
+    return tuple(result)
+
+
 def _is_dtmf(codec: RTPCodec) -> bool:
     return codec.name.lower() == TELEPHONE_EVENT
 
@@ -98,10 +112,15 @@ def _codec_frame_durations(codec: RTPCodec) -> tuple[float, ...]:
 
 def _native_rate(codec: RTPCodec) -> int:
     """The codec's PCM rate (G.722 is 16 kHz behind its 8000 RTP clock, RFC 3551 §4.5.2)."""
+    return _native_rate_of(codec.name.lower(), codec.clock_rate)
+
+
+@functools.lru_cache(maxsize=64)  # the engine's codec table is fixed
+def _native_rate_of(name: str, clock_rate: int) -> int:
     for info in _codec_table():
-        if info.name.lower() == codec.name.lower() and info.rtp_clock_rate == codec.clock_rate:
+        if info.name.lower() == name and info.rtp_clock_rate == clock_rate:
             return int(info.clock_rate)
-    return codec.clock_rate
+    return clock_rate
 
 
 def _ptime_of(media: Any) -> int | None:
@@ -165,22 +184,8 @@ class AudioTransport:
 
     def supported_codecs(self) -> list[RTPCodec]:
         """Our codecs as SDP formats, in preference order, each with its payload type and fmtp."""
-        wanted = [name.lower() for name in self.codecs]
-        table = _codec_table()
-        result: list[RTPCodec] = []
-        for name in wanted:
-            for info in table:
-                if info.name.lower() == name:
-                    result.append(
-                        RTPCodec(
-                            info.payload_type,
-                            info.name,
-                            info.rtp_clock_rate,
-                            info.channels,
-                            OUR_FMTP.get(name),
-                        )
-                    )
-        return result
+        wanted = tuple(name.lower() for name in self.codecs)
+        return list(_supported_codecs(wanted, tuple(OUR_FMTP.items())))
 
     def _offer_codecs(self) -> list[RTPCodec]:
         codecs = self.supported_codecs()
@@ -265,6 +270,18 @@ class AudioTransport:
         )
         media.direction = wanted
         return media
+
+    def validate_offer(self, remote_sdp: Any, index: int) -> None:
+        """Whether a new offer (a re-INVITE) for stream ``index`` could be answered: a codec in
+        common and SRTP keys our ``srtp_mode`` accepts; ``AudioTransportError`` (488) if not.
+        Nothing changes: the SRTP check runs on a throw-away negotiator."""
+        media = remote_sdp.media[index]
+        self._answer_codecs(media)
+        probe = SDESNegotiator(self.srtp_mode, self._sdes.suites)
+        try:
+            probe.process_offer(media.transport, media.attributes.getall("crypto"))
+        except SDESError as e:
+            raise AudioTransportError(e.reason) from None
 
     def _negotiate(self, local_sdp: Any, remote_sdp: Any, index: int) -> _Negotiated:
         local_media, remote_media = local_sdp.media[index], remote_sdp.media[index]
@@ -491,6 +508,11 @@ class AudioTransport:
     def srtp_suite(self) -> str | None:
         keys = self._sdes.keys
         return None if keys is None else keys.suite
+
+    @property
+    def srtp_keys(self) -> SRTPKeys | None:
+        """The SDES keys negotiated last (suite, tag, our key, the peer's key), or None."""
+        return self._sdes.keys
 
     @property
     def local_rtp_address(self) -> str | None:

@@ -7,9 +7,13 @@ media line and the keys to install in an :class:`~sipsimple.core.media._srtp.SRT
 Rules of the negotiation (``SDESNegotiator``):
 
 * Each side announces the key it *sends* with (RFC 4568 §6.1): our offer carries one crypto line
-  per suite we accept, in our order of preference, each with its own fresh key and tag 1, 2, ...;
-  the answerer takes the first offered line it can honour, answers with the same tag and suite
-  and its own new key. Our outbound key is the key of our line, our inbound key the peer's.
+  per suite for the first ``offer_limit`` (default ``OFFER_LIMIT``, 2) suites we accept, in our
+  order of preference, each with its own fresh key and tag 1, 2, ...; the answerer takes the first
+  offered line it can honour, answers with the same tag and suite and its own new key. Our outbound
+  key is the key of our line, our inbound key the peer's. (Each line is 60-90 bytes: with all four
+  suites a multi-codec INVITE passes the 1300 bytes above which a UDP request moves to TCP,
+  RFC 3261 §18.1.1, and fails on UDP-only routes. Answers still take any suite we accept, and a
+  re-offer keeps the suite in force even when it is not among the first.)
 * Key negotiation modes (``account.rtp.encryption.key_negotiation``; ``enabled = False`` is mode
   None):
 
@@ -51,6 +55,7 @@ __all__ = [
     "DEFAULT_SUITES",
     "KEY_NEGOTIATION_MODES",
     "MIN_LIFETIME",
+    "OFFER_LIMIT",
     "SUITES",
     "CryptoAttribute",
     "CryptoAttributeError",
@@ -115,6 +120,8 @@ DEFAULT_SUITES = (
     "AEAD_AES_256_GCM",
 )
 KEY_NEGOTIATION_MODES = ("opportunistic", "sdes_optional", "sdes_mandatory")
+#: how many of our suites an offer carries (the two AES_CM suites of RFC 4568 by default)
+OFFER_LIMIT = 2
 MIN_LIFETIME = 2**31  # shorter lifetimes would need rekeying by packet count during a call
 WINDOW_SIZE_MIN = 64
 
@@ -333,7 +340,8 @@ class SDESNegotiator:
 
     ``key_negotiation`` is one of KEY_NEGOTIATION_MODES, or None when encryption is disabled.
     ``suites`` is our order of preference; suites this libsrtp lacks (``available``, by default
-    asked of ``_srtp``) are left out. ``random_bytes`` makes keys (``os.urandom``).
+    asked of ``_srtp``) are left out. Offers carry the first ``offer_limit`` of them (None: all).
+    ``random_bytes`` makes keys (``os.urandom``).
     """
 
     def __init__(
@@ -343,6 +351,7 @@ class SDESNegotiator:
         *,
         available: Iterable[str] | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
+        offer_limit: int | None = OFFER_LIMIT,
     ) -> None:
         if key_negotiation is not None and key_negotiation not in KEY_NEGOTIATION_MODES:
             raise ValueError(f"unknown SRTP key negotiation {key_negotiation!r}")
@@ -355,6 +364,7 @@ class SDESNegotiator:
         if key_negotiation is not None and not self.suites:
             raise ValueError("none of the SRTP crypto suites is available")
         self._random_bytes = random_bytes
+        self.offer_limit = offer_limit
         self._offered: dict[int, tuple[str, bytes]] | None = None
         self.keys: SRTPKeys | None = None
 
@@ -388,13 +398,19 @@ class SDESNegotiator:
 
     # -- we offer --------------------------------------------------------------------------------
 
+    def offered_suites(self) -> tuple[str, ...]:
+        """The suites an offer carries: the first ``offer_limit``, and the one in force."""
+        limit = len(self.suites) if self.offer_limit is None else max(1, self.offer_limit)
+        current = None if self.keys is None else self.keys.suite
+        return tuple(s for i, s in enumerate(self.suites) if i < limit or s == current)
+
     def make_offer(self, transport: str = "RTP/AVP", *, rekey: bool = False) -> SDESResult:
         """Our offer's profile and crypto lines; ``keys`` in the result are those still in force."""
         if self.mode is None:
             self._offered = {}
             return SDESResult(plain_profile(transport), (), self.keys)
         self._offered = {
-            tag: (suite, self._key_for(suite, rekey)) for tag, suite in enumerate(self.suites, 1)
+            tag: (suite, self._key_for(suite, rekey)) for tag, suite in enumerate(self.offered_suites(), 1)
         }
         crypto = tuple(
             str(CryptoAttribute(tag, suite, (KeyParams(key),))) for tag, (suite, key) in self._offered.items()

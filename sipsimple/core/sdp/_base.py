@@ -15,6 +15,7 @@ two public classes add a flavour: ``SDPConnection(Mutable, _ConnectionBase)`` an
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -294,6 +295,7 @@ def check_int(what: str, low: int, high: int) -> Check:
     return check
 
 
+@functools.lru_cache(maxsize=1024)  # every SDP built or parsed checks the same few addresses
 def is_ip_address(text: str, version: int) -> bool:
     try:
         address = ipaddress.ip_address(text)

@@ -27,6 +27,7 @@ value)`` builds an attribute from a typed value.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self, SupportsIndex, overload
@@ -377,6 +378,16 @@ def _rows() -> dict[str, AttributeKind]:
 #: attribute name -> how its value is read and written
 ATTRIBUTES: dict[str, AttributeKind] = _rows()
 
+# The codec lines are the same texts in call after call, and offer/answer reads them several
+# times per SDP; their values are immutable, so each text is parsed once. (Not crypto: keys are
+# not kept beyond their session.)
+_CACHED = frozenset({"rtpmap", "fmtp"})
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_cached(name: str, value: str) -> Any:
+    return ATTRIBUTES[name].parse(value)
+
 
 # -- attributes ---------------------------------------------------------------------------------
 
@@ -421,7 +432,11 @@ class _AttributeBase(SDPObject):
         Raises ValueError when the value does not follow the attribute's syntax.
         """
         row = ATTRIBUTES.get(self.name)
-        return self.value if row is None else row.parse(self.value)
+        if row is None:
+            return self.value
+        if self.name in _CACHED:
+            return _parse_cached(self.name, self.value)
+        return row.parse(self.value)
 
     def __str__(self) -> str:
         return f"a={self.name}:{self.value}" if self.value else f"a={self.name}"

@@ -200,13 +200,15 @@ def answer_codecs(
     be rejected (port 0).
     """
     offered = codec_list(offer_media)
+    offered_keys = [codec.key for codec in offered]  # once, not once per supported codec
     chosen: list[RTPCodec] = []
     for want in supported:
         wanted = RTPCodec.from_text(want) if isinstance(want, str) else want
-        if wanted.name.lower() == TELEPHONE_EVENT:
+        wanted_key = wanted.key
+        if wanted_key[0] == TELEPHONE_EVENT:
             continue
-        for codec in offered:
-            if codec.key == wanted.key and codec not in chosen:
+        for codec, key in zip(offered, offered_keys, strict=True):
+            if key == wanted_key and codec not in chosen:
                 chosen.append(codec)
                 break
     if telephone_event and chosen:

@@ -218,12 +218,12 @@ def test_arbitrary_input_fails_only_with_crypto_attribute_error(value):
 # ---- offers and answers -------------------------------------------------------------------------
 
 
-def test_an_offer_lists_our_suites_in_order_with_tags_and_fresh_keys():
+def test_an_offer_lists_our_first_two_suites_in_order_with_tags_and_fresh_keys():
     offer = negotiator("sdes_optional").make_offer()
     assert offer.transport == "RTP/SAVP"
     lines = [CryptoAttribute.parse(c) for c in offer.crypto]
-    assert [(line.tag, line.suite) for line in lines] == [(1, CM80), (2, CM32), (3, GCM128), (4, GCM256)]
-    assert len({line.key for line in lines}) == 4
+    assert [(line.tag, line.suite) for line in lines] == [(1, CM80), (2, CM32)]
+    assert len({line.key for line in lines}) == 2
     assert all(len(line.key) == SUITES[line.suite].inline_length for line in lines)
     assert offer.keys is None and not offer.srtp_active
 
@@ -458,6 +458,26 @@ def test_a_rekeying_re_invite_changes_only_the_direction_whose_key_changed_mid_s
     assert b.unprotect_rtp(in_flight) == rtp(4)
     assert a.unprotect_rtp(b.protect_rtp(rtp(6))) == rtp(6)
     assert (a.stats.outbound_rekeys, b.stats.inbound_rekeys, b.stats.outbound_rekeys) == (1, 1, 0)
+
+
+def test_offer_limit_none_offers_every_suite_and_answers_take_suites_beyond_the_limit():
+    """Only the offer is cut short (to keep INVITEs under the UDP limit): with ``offer_limit=None``
+    all four suites are offered, and the default negotiator still answers a GCM-only offer."""
+    every = SDESNegotiator("sdes_optional", available=ALL, random_bytes=counter_bytes(0), offer_limit=None)
+    lines = [CryptoAttribute.parse(c) for c in every.make_offer().crypto]
+    assert [line.suite for line in lines] == [CM80, CM32, GCM128, GCM256]
+    answer = negotiator("sdes_optional").process_offer("RTP/SAVP", [answer_line(5, GCM256, bytes(range(44)))])
+    assert (answer.keys.suite, answer.keys.tag) == (GCM256, 5)
+
+
+def test_a_re_offer_keeps_the_suite_in_force_even_beyond_the_offer_limit():
+    """A call that settled on AEAD_AES_256_GCM (the peer offered it) re-offers it with the same key,
+    next to the first two suites, so the answerer can keep the SRTP context (RFC 4568 §7.1.4)."""
+    bob = negotiator("sdes_optional")
+    settled = bob.process_offer("RTP/SAVP", [answer_line(1, GCM256, bytes(range(44)))]).keys
+    lines = [CryptoAttribute.parse(c) for c in bob.make_offer().crypto]
+    assert [line.suite for line in lines] == [CM80, CM32, GCM256]
+    assert lines[2].key == settled.local_key
 
 
 def test_a_re_offer_with_another_suite_rekeys_both_directions():
