@@ -62,6 +62,7 @@ MEDIA_CODEC_SOURCES = [
     "codec_registry",
     "codec_g711",
     "codec_g722",
+    "g722",
     "codec_gsm",
     "codec_speex",
     "codec_opus",
@@ -82,7 +83,7 @@ EXTENSIONS = [
     extension("sipsimple.core.sip._scanner", ["sipsimple/core/sip/_scanner.pyx"]),
     # Fast parsers for the frozen Via/From/To/Contact/CSeq/Call-ID values (Python parsers as fallback).
     extension("sipsimple.core.sip._fastparse", ["sipsimple/core/sip/_fastparse.pyx"]),
-    # Audio codecs (C, csrc/codec.h): G.711 and PLC are ours; libgsm has no pkg-config file.
+    # Audio codecs (C, csrc/codec.h): G.711, G.722 and PLC are ours; libgsm has no pkg-config file.
     extension(
         "sipsimple.core.media._codecs",
         ["sipsimple/core/media/_codecs.pyx"]

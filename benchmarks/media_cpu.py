@@ -4,7 +4,9 @@ Each call is two AudioStreamPorts on two RTPTransports bound to 127.0.0.1, both 
 driven by its clock thread in real time. A looping speech-like source in the mixer feeds every
 stream, so every stream encodes, packetises and sends one packet per ptime (from the mixer's
 thread), and the mixer pulls every stream's decoded audio (jitter buffer, decoder, concealment) on
-every tick, resampling where the codec's rate differs from the mixer's. The I/O thread receives the
+every tick, resampling where the codec's rate differs from the mixer's (with the mixer's shortcuts:
+the source is converted once per tick for all streams at a rate, and the streams' own audio, which
+nobody hears, is not converted; --no-shortcuts converts every stream both ways). The I/O thread receives the
 datagrams (epoll + recvmmsg), parses RTP and fills the jitter buffers; RTCP runs on its A.7
 schedule. With --srtp every transport protects and unprotects with an SRTPSession
 (AES_CM_128_HMAC_SHA1_80, SDES-style keys).
@@ -21,7 +23,7 @@ measured in the same run: the CPU a plain C loop spends sending and receiving th
 datagrams of the same size over loopback (the kernel's own cost).
 
 Run: .venv/bin/python benchmarks/media_cpu.py --streams 100 --codec PCMU --seconds 10 [--rate 8000]
-     [--no-network] [--ptime 20] [--frame-time 20] [--complexity N] [--srtp]
+     [--no-network] [--ptime 20] [--frame-time 20] [--complexity N] [--srtp] [--no-shortcuts]
 Not a test: nothing asserts on time.
 """
 
@@ -104,6 +106,7 @@ class Calls:
         self.mixer = AudioMixer(
             None, None, args.rate, 0, slots, frame_time=args.frame_time, event_queue=self.queue
         )
+        self.mixer._shortcuts = not args.no_shortcuts
         self.source = MemoryPort(self.mixer, source_signal(args.rate), loop=True)
         self.source.start()
         self.streams: list[AudioStreamPort] = []
@@ -293,6 +296,11 @@ def main() -> None:
     parser.add_argument("--no-network", action="store_true", help="memory transports instead of sockets")
     parser.add_argument("--srtp", action="store_true", help=f"protect every stream with SRTP ({SRTP_SUITE})")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the process to one core")
+    parser.add_argument(
+        "--no-shortcuts",
+        action="store_true",
+        help="the mixer's general path only (AudioMixer._shortcuts off)",
+    )
     args = parser.parse_args()
     if not 1 <= args.streams <= 500 or not 0 < args.seconds <= 600:
         sys.exit("--streams must be 1..500 and --seconds 0..600")

@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
 """Audio codecs of the media engine: the Python face of the C codec layer (csrc/codec.h).
 
-The codecs themselves are C (csrc/): PCMU and PCMA are our own, G.722 wraps spandsp, GSM libgsm,
+The codecs themselves are C (csrc/): PCMU, PCMA and G.722 are our own, GSM wraps libgsm,
 Speex libspeex and Opus libopus. The mixer and the RTP stream call them from native threads
 through the C table; this module lists them, wraps one codec state in an :class:`Encoder` or a
 :class:`Decoder` (the GIL is released while C runs), and hands the C table to other extensions

@@ -448,7 +448,11 @@ class SoundDeviceManager:
 # AudioMixer
 # ---------------------------------------------------------------------------------------------
 
-_RESAMPLERS = {"auto": MEDIA_MIXER_RESAMPLER_AUTO, "speexdsp": MEDIA_MIXER_RESAMPLER_SPEEXDSP}
+_RESAMPLERS = {
+    "auto": MEDIA_MIXER_RESAMPLER_AUTO,
+    "speexdsp": MEDIA_MIXER_RESAMPLER_SPEEXDSP,
+    "low-delay": MEDIA_MIXER_RESAMPLER_LOW_DELAY,
+}
 
 
 @cython.no_gc_clear
@@ -459,8 +463,10 @@ cdef class AudioMixer:
     between the device's playback and capture. Events go to ``event_queue`` (a new
     :class:`EventQueue` when None; whoever runs the reactor must watch it, see
     :mod:`sipsimple.core.media.events`). ``resampler``: ``"auto"`` (our polyphase converter for
-    small integer rate ratios, speexdsp for the others) or ``"speexdsp"`` (for every ratio; a
-    baseline for benchmarks).
+    small integer rate ratios, linear phase, speexdsp for the others), ``"low-delay"`` (the same
+    with minimum-phase filters: about 5 ms less delay per conversion to or from 8 kHz, but the
+    phase varies with frequency, so the waveform is not kept) or ``"speexdsp"`` (for every ratio;
+    a baseline for benchmarks).
     """
 
     cdef media_mixer_t *_mixer
@@ -1005,6 +1011,20 @@ cdef class AudioMixer:
             return False
         return media_clock_running(self._clock) != 0 or (self._padev != NULL and media_padev_running(self._padev) != 0)
 
+    @property
+    def _shortcuts(self):
+        """Whether the mixer takes its shortcuts (csrc/mixer.c: one-source sinks, unheard sources
+        not converted, conversions shared per source and rate). Off gives the same samples the
+        general way: for tests and benchmarks."""
+        self._require()
+        return media_mixer_shortcuts(self._mixer) != 0
+
+    @_shortcuts.setter
+    def _shortcuts(self, bint on):
+        self._require()
+        with nogil:
+            media_mixer_set_shortcuts(self._mixer, on)
+
     def tick(self, int count=1):
         """Runs ``count`` ticks now, on this thread (tests and tools; not while the mixer runs)."""
         cdef int i
@@ -1184,7 +1204,9 @@ cdef class AudioMixer:
 
     @property
     def statistics(self):
-        """Counters: ticks (all), clock_ticks, overruns, underruns, get_errors, put_errors, resample_short."""
+        """Counters: ticks (all), clock_ticks, overruns, underruns, get_errors, put_errors, resample_short,
+        and the shortcuts taken: unheard_frames (source frames not converted: nobody heard them),
+        shared_frames (sink frames another sink's conversion served)."""
         cdef media_mixer_stats_t stats
         cdef media_clock_stats_t clock
         self._require()
@@ -1198,6 +1220,8 @@ cdef class AudioMixer:
             "get_errors": stats.get_errors,
             "put_errors": stats.put_errors,
             "resample_short": stats.resample_short,
+            "unheard_frames": stats.unheard_frames,
+            "shared_frames": stats.shared_frames,
         }
 
     def _handle_media_event(self, int type, int64_t a, int64_t b):
@@ -1720,7 +1744,7 @@ cdef class MemoryPort(_MixerObject):
 # Resampler
 # ---------------------------------------------------------------------------------------------
 
-_RESAMPLER_ENGINES = ("auto", "polyphase", "speexdsp")
+_RESAMPLER_ENGINES = ("auto", "polyphase", "minimum-phase", "speexdsp")
 
 
 @cython.no_gc_clear
@@ -1728,9 +1752,10 @@ cdef class Resampler:
     """Converts mono int16 audio from ``in_rate`` to ``out_rate``, ``in_frame`` samples at a time.
 
     The mixer's converters, usable on their own (tests, tools, benchmarks). ``engine``:
-    ``"polyphase"`` (ours, csrc/resample.c: small integer ratios only, ValueError otherwise),
-    ``"speexdsp"`` (speexdsp at the mixer's quality, any ratio) or ``"auto"`` (the first that
-    takes the ratio, as the mixer chooses). The filter keeps its history between calls, so a
+    ``"polyphase"`` (ours, csrc/resample.c: small integer ratios only, ValueError otherwise;
+    linear phase), ``"minimum-phase"`` (ours with minimum-phase filters, the mixer's
+    ``"low-delay"``), ``"speexdsp"`` (speexdsp at the mixer's quality, any ratio) or ``"auto"``
+    (the first that takes the ratio, as the mixer chooses). The filter keeps its history between calls, so a
     signal cut into frames converts as if it were whole.
     """
 
@@ -1757,14 +1782,15 @@ cdef class Resampler:
             raise ValueError("in_frame argument must be a positive number of samples that converts to whole samples")
         if engine == "auto":
             engine = "polyphase" if media_resampler_supports(in_rate, out_rate) else "speexdsp"
-        if engine == "polyphase":
+        if engine in ("polyphase", "minimum-phase"):
             if not media_resampler_supports(in_rate, out_rate):
-                raise ValueError(f"the polyphase engine does not convert {in_rate} Hz to {out_rate} Hz")
-            err = media_resampler_create(in_rate, out_rate, in_frame, &self._polyphase)
+                raise ValueError(f"the {engine} engine does not convert {in_rate} Hz to {out_rate} Hz")
+            err = media_resampler_create_ex(in_rate, out_rate, in_frame, engine == "minimum-phase",
+                                            &self._polyphase)
             if err == -errno.ENOMEM:
                 raise MemoryError("could not create a resampler")
             if err != 0:
-                raise ValueError(f"the polyphase engine cannot convert frames of {in_frame} samples at {in_rate} Hz")
+                raise ValueError(f"the {engine} engine cannot convert frames of {in_frame} samples at {in_rate} Hz")
         else:
             self._speex = speex_resampler_init(1, in_rate, out_rate, SPEEX_RESAMPLER_QUALITY_VOIP, &err)
             if self._speex == NULL:
@@ -1789,7 +1815,8 @@ cdef class Resampler:
 
     @property
     def delay(self):
-        """Group delay, in input samples (how far the output lags behind the input)."""
+        """Group delay, in input samples (how far the output lags behind the input): at DC for our
+        minimum-phase converter (more towards the passband edge), speexdsp's input latency otherwise."""
         cdef media_resampler_info_t info
         self._require()
         if self._polyphase != NULL:
@@ -1856,6 +1883,28 @@ cdef class Resampler:
         finally:
             PyBuffer_Release(&view)
         return out
+
+    def skip(self, pcm):
+        """Takes whole frames into the filter's history without converting them (our converter
+        only): what follows converts exactly as if they had been processed. What the mixer does
+        with a source nobody hears."""
+        cdef Py_buffer view
+        cdef size_t frames, i
+        cdef const int16_t *source
+        self._require()
+        if self._polyphase == NULL:
+            raise ValueError("only the polyphase engines can skip frames")
+        PyObject_GetBuffer(pcm, &view, PyBUF_SIMPLE)
+        try:
+            if view.len % (2 * self.in_frame):
+                raise ValueError(f"pcm must hold whole frames of {self.in_frame} int16 samples")
+            frames = view.len // (2 * self.in_frame)
+            source = <const int16_t *>view.buf
+            with nogil:
+                for i in range(frames):
+                    media_resampler_skip(self._polyphase, source + i * self.in_frame)
+        finally:
+            PyBuffer_Release(&view)
 
     def reset(self):
         """Forgets the history: the next frame starts from silence."""

@@ -4,11 +4,14 @@ The polyphase converter is held to its design: tones up to 0.9 x the lower Nyqui
 their amplitude within 0.5 dB; tones above the lower Nyquist frequency are attenuated by at least
 55 dB when going down (nothing aliases back), and the images of passband tones by at least 55 dB
 when going up. Levels are measured with a Goertzel filter over a window holding whole cycles of
-every frequency involved, after the filter's delay has passed.
+every frequency involved, after the filter's delay has passed. The minimum-phase engine (the
+mixer's "low-delay" converter) is held to the same magnitude limits, and its group delay is
+measured through the passband.
 """
 
 from __future__ import annotations
 
+import cmath
 import math
 import random
 from array import array
@@ -30,6 +33,7 @@ PAIRS = [
 ]
 BOTH_WAYS = PAIRS + [(b, a) for a, b in PAIRS]
 AMPLITUDE = 16000.0
+ENGINES = ("polyphase", "minimum-phase")
 
 
 def convert(resampler: Resampler, values) -> array:
@@ -46,9 +50,9 @@ def steady_window(resampler: Resampler, output: array, seconds: float = 0.1) -> 
 
 
 def tone_through(
-    in_rate: int, out_rate: int, frequency: float, seconds: float = 0.3
+    in_rate: int, out_rate: int, frequency: float, seconds: float = 0.3, engine: str = "polyphase"
 ) -> tuple[Resampler, array]:
-    resampler = Resampler(in_rate, out_rate, in_rate // 50, engine="polyphase")
+    resampler = Resampler(in_rate, out_rate, in_rate // 50, engine=engine)
     return resampler, convert(resampler, sine(in_rate, seconds, frequency, AMPLITUDE))
 
 
@@ -61,31 +65,34 @@ def passband_tones(in_rate: int, out_rate: int) -> list[int]:
     return [round(nyquist * fraction / 10) * 10 for fraction in (0.05, 0.3, 0.6, 0.8, 0.9)]
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("in_rate", "out_rate"), BOTH_WAYS)
 def test_tones_up_to_nine_tenths_of_the_lower_nyquist_keep_their_amplitude_within_half_a_db(
-    in_rate, out_rate
+    in_rate, out_rate, engine
 ):
     for frequency in passband_tones(in_rate, out_rate):
-        resampler, output = tone_through(in_rate, out_rate, frequency)
+        resampler, output = tone_through(in_rate, out_rate, frequency, engine=engine)
         level = goertzel(steady_window(resampler, output), out_rate, frequency)
         assert abs(decibels(level)) <= 0.5, (frequency, decibels(level))
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("in_rate", "out_rate"), [(b, a) for a, b in PAIRS])
-def test_tones_above_the_lower_nyquist_are_attenuated_by_55_db_when_going_down(in_rate, out_rate):
+def test_tones_above_the_lower_nyquist_are_attenuated_by_55_db_when_going_down(in_rate, out_rate, engine):
     nyquist = out_rate / 2
     tones = [nyquist + 50, nyquist * 1.1, nyquist * 1.5, nyquist * 2.2, in_rate / 2 * 0.95]
     for frequency in [round(f / 10) * 10 for f in tones if f < in_rate / 2]:
-        resampler, output = tone_through(in_rate, out_rate, frequency)
+        resampler, output = tone_through(in_rate, out_rate, frequency, engine=engine)
         # whatever comes out (at any aliased frequency) is leakage
         leaked = rms(steady_window(resampler, output)) * math.sqrt(2)
         assert decibels(leaked) <= -55, (frequency, decibels(leaked))
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("in_rate", "out_rate"), PAIRS)
-def test_the_images_of_passband_tones_are_attenuated_by_55_db_when_going_up(in_rate, out_rate):
+def test_the_images_of_passband_tones_are_attenuated_by_55_db_when_going_up(in_rate, out_rate, engine):
     for frequency in passband_tones(in_rate, out_rate):
-        resampler, output = tone_through(in_rate, out_rate, frequency)
+        resampler, output = tone_through(in_rate, out_rate, frequency, engine=engine)
         window = steady_window(resampler, output)
         images = [
             k * in_rate + sign * frequency for k in range(1, out_rate // in_rate + 1) for sign in (-1, 1)
@@ -168,6 +175,43 @@ def test_large_ratios_run_in_two_stages_and_the_design_is_reported():
     assert Resampler(44100, 48000, 441).design is None
     # about 5 ms of delay at 8 kHz for the sharp filter: a few tens of input samples
     assert 20 < Resampler(8000, 48000, 160).delay < 60
+    # minimum phase: about 0.3 ms at low frequencies (2 input samples at 8 kHz)
+    assert 0 < Resampler(8000, 48000, 160, engine="minimum-phase").delay < 8
+
+
+def group_delay_ms(in_rate: int, out_rate: int, frequency: float, engine: str, step: float = 5.0) -> float:
+    """-d(phase)/d(omega) of the converter at `frequency`, from the phases of two close tones in
+    the steady state (one DFT bin each), in milliseconds."""
+
+    def phase(f: float) -> float:
+        _, output = tone_through(in_rate, out_rate, f, seconds=0.25, engine=engine)
+        window = output[len(output) // 2 :]
+        start = len(output) - len(window)
+        total = sum(v * cmath.exp(-2j * math.pi * f * (start + i) / out_rate) for i, v in enumerate(window))
+        return cmath.phase(total)
+
+    difference = (phase(frequency) - phase(frequency + step) + math.pi) % (2 * math.pi) - math.pi
+    return 1000 * difference / (2 * math.pi * step)
+
+
+@pytest.mark.parametrize(
+    ("in_rate", "out_rate"), [(8000, 48000), (48000, 8000), (16000, 48000), (48000, 16000), (8000, 16000)]
+)
+def test_the_minimum_phase_engine_delays_the_passband_by_a_fraction_of_the_linear_phase_delay(
+    in_rate, out_rate
+):
+    """Linear phase: every frequency waits (taps - 1) / 2 samples (5.3 ms at 8 kHz, 2.6 at 16 kHz).
+    Minimum phase: under 0.7 ms through most of the passband, under 1.5 ms at its edge."""
+    nyquist = min(in_rate, out_rate) / 2
+    linear = group_delay_ms(in_rate, out_rate, nyquist * 0.4, "polyphase")
+    assert linear > 2.4  # the same at every frequency
+    assert abs(group_delay_ms(in_rate, out_rate, nyquist * 0.8, "polyphase") - linear) < 0.05
+    delays = {
+        f: group_delay_ms(in_rate, out_rate, nyquist * f, "minimum-phase") for f in (0.1, 0.4, 0.7, 0.89)
+    }
+    assert all(d > 0 for d in delays.values()), delays
+    assert max(delays[0.1], delays[0.4], delays[0.7]) < 0.7, delays
+    assert delays[0.89] < 1.5, delays
 
 
 def test_both_engines_agree_on_a_passband_tone():

@@ -56,29 +56,59 @@ static const int16_t alaw_to_linear[256] = {
     688, 656, 752, 720, 560, 528, 624, 592, 944, 912, 1008, 976, 816, 784, 880, 848,
 };
 
+/* The per-sample loops: vectorised, with an AVX2 clone picked at load time where the CPU has it. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+#define HOT __attribute__((hot, optimize("O3"), target_clones("avx2", "default")))
+#elif defined(__GNUC__) && !defined(__clang__)
+#define HOT __attribute__((hot, optimize("O3")))
+#else
+#define HOT
+#endif
+
+/* The segment (position of the highest set bit) and the 4 bits below it are read from the float
+ * that the magnitude converts to exactly: its biased exponent and the top of its mantissa, i.e.
+ * bits 30..19 of the float are (exponent + 127) << 4 | step. No branch and no bit scan, so the
+ * loops vectorise (about 10 times faster than a clz per sample); equal to the clz formulation for
+ * every 16-bit input (tests/core/media/test_codecs.py checks all 65536). */
+static inline uint32_t float_bits(int32_t magnitude)
+{
+    float f = (float)magnitude;
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof(bits));
+    return bits;
+}
+
 static inline uint8_t linear_to_ulaw(int16_t x)
 {
-    /* 14-bit magnitude plus the bias of 33 that makes the segments powers of two */
-    unsigned magnitude = (unsigned)((x < 0 ? ~x : x) >> 2) + 33u;
-    if (magnitude > 0x1FFFu)
-        magnitude = 0x1FFFu;
-    unsigned segment = (unsigned)(31 - __builtin_clz(magnitude)) - 5u; /* 0..7 */
-    unsigned step = (magnitude >> (segment + 1)) & 0xFu;
-    unsigned code = ((segment << 4) | step) ^ 0x7Fu; /* the code is sent inverted */
-    return (uint8_t)(x >= 0 ? code | 0x80u : code);
+    int32_t v = x;
+    /* 14-bit magnitude (one's complement for negatives) plus the bias of 33 that makes the
+     * segments powers of two: 33..8191 after the clamp, segment = log2 - 5 */
+    int32_t magnitude = ((v ^ (v >> 31)) >> 2) + 33;
+    magnitude = magnitude > 0x1FFF ? 0x1FFF : magnitude;
+    uint32_t code = ((float_bits(magnitude) >> 19) - ((127u + 5u) << 4)) ^ 0x7Fu; /* sent inverted */
+    return (uint8_t)(code | ((uint32_t)(~v >> 31) & 0x80u));                      /* sign: 1 = positive */
 }
 
 static inline uint8_t linear_to_alaw(int16_t x)
 {
-    unsigned magnitude = (unsigned)((x < 0 ? ~x : x) >> 4); /* 0..2047 */
-    unsigned code = magnitude;
-    if (magnitude > 15u) {
-        unsigned segment = (unsigned)(31 - __builtin_clz(magnitude)) - 3u; /* 1..7 */
-        code = (segment << 4) | ((magnitude >> (segment - 1)) & 0xFu);
-    }
-    if (x >= 0)
-        code |= 0x80u;
-    return (uint8_t)(code ^ 0x55u); /* even bits inverted on the wire */
+    int32_t v = x;
+    int32_t magnitude = (v ^ (v >> 31)) >> 4; /* 0..2047; segment 0 holds 0..15 as they are */
+    uint32_t mask = (uint32_t)((15 - magnitude) >> 31); /* all ones above segment 0 (a select that vectorises) */
+    uint32_t code = (float_bits(magnitude > 16 ? magnitude : 16) >> 19) - ((127u + 3u) << 4);
+    code = (code & mask) | ((uint32_t)magnitude & ~mask);
+    return (uint8_t)((code | ((uint32_t)(~v >> 31) & 0x80u)) ^ 0x55u); /* even bits inverted on the wire */
+}
+
+static HOT void ulaw_encode_block(const int16_t *pcm, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = linear_to_ulaw(pcm[i]);
+}
+
+static HOT void alaw_encode_block(const int16_t *pcm, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = linear_to_alaw(pcm[i]);
 }
 
 typedef struct g711_state {
@@ -126,8 +156,7 @@ static int pcmu_encode(media_codec_state *state, const int16_t *pcm, size_t n, u
     int status = g711_check_encode(state, pcm, n, out, cap);
     if (status < 0)
         return status;
-    for (size_t i = 0; i < n; i++)
-        out[i] = linear_to_ulaw(pcm[i]);
+    ulaw_encode_block(pcm, n, out);
     return (int)n;
 }
 
@@ -136,8 +165,7 @@ static int pcma_encode(media_codec_state *state, const int16_t *pcm, size_t n, u
     int status = g711_check_encode(state, pcm, n, out, cap);
     if (status < 0)
         return status;
-    for (size_t i = 0; i < n; i++)
-        out[i] = linear_to_alaw(pcm[i]);
+    alaw_encode_block(pcm, n, out);
     return (int)n;
 }
 

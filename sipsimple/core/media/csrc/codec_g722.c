@@ -1,34 +1,27 @@
 /*
- * codec_g722.c - G.722 at 64 kbit/s (spandsp's bit-exact implementation).
+ * codec_g722.c - G.722 at 64 kbit/s: the codec table entry around our g722.c.
  *
  * 16 kHz audio, but 8000 RTP timestamp units per second (RFC 3551 section 4.5.2 keeps the rate
- * of the original, erroneous, registration). One byte carries two samples. spandsp has no packet
- * loss concealment: plc.c conceals at 16 kHz.
+ * of the original, erroneous, registration). One byte carries two samples. G.722 has no packet
+ * loss concealment of its own: plc.c conceals at 16 kHz.
  */
 #include <stdint.h>
 #include <stdlib.h>
 
-#include <spandsp/telephony.h> /* needs <stdint.h> first */
-#include <spandsp/g722.h>
-
 #include "codec_impl.h"
+#include "g722.h"
 #include "plc.h"
 
 typedef struct g722_state {
     media_codec_state base;
-    g722_encode_state_t *encoder;
-    g722_decode_state_t *decoder;
+    g722_encoder_t encoder;
+    g722_decoder_t decoder;
     media_plc plc;
 } g722_state;
 
 static void g722_destroy(media_codec_state *base)
 {
-    g722_state *state = (g722_state *)base;
-    if (state->encoder)
-        g722_encode_free(state->encoder);
-    if (state->decoder)
-        g722_decode_free(state->decoder);
-    free(state);
+    free(base);
 }
 
 static int g722_create(const media_codec *codec, const media_codec_params *params,
@@ -42,20 +35,8 @@ static int g722_create(const media_codec *codec, const media_codec_params *param
         free(state);
         return status;
     }
-    if (media_codec_can(&state->base, MEDIA_CODEC_ENCODER)) {
-        state->encoder = g722_encode_init(NULL, 64000, 0);
-        if (state->encoder == NULL) {
-            g722_destroy(&state->base);
-            return MEDIA_CODEC_ENOMEM;
-        }
-    }
-    if (media_codec_can(&state->base, MEDIA_CODEC_DECODER)) {
-        state->decoder = g722_decode_init(NULL, 64000, 0);
-        if (state->decoder == NULL) {
-            g722_destroy(&state->base);
-            return MEDIA_CODEC_ENOMEM;
-        }
-    }
+    g722_encoder_init(&state->encoder);
+    g722_decoder_init(&state->decoder);
     media_plc_init(&state->plc, 16000);
     *out = &state->base;
     return MEDIA_CODEC_OK;
@@ -73,8 +54,8 @@ static int g722_encode_frame(media_codec_state *base, const int16_t *pcm, size_t
         return MEDIA_CODEC_EFRAME;
     if (cap < n / 2)
         return MEDIA_CODEC_ENOSPACE;
-    int written = g722_encode(state->encoder, out, pcm, (int)n);
-    return written == (int)(n / 2) ? written : MEDIA_CODEC_ELIBRARY;
+    g722_encode_block(&state->encoder, pcm, n, out);
+    return (int)(n / 2);
 }
 
 static int g722_decode_frame(media_codec_state *base, const uint8_t *payload, size_t len, int16_t *pcm,
@@ -89,11 +70,9 @@ static int g722_decode_frame(media_codec_state *base, const uint8_t *payload, si
         return MEDIA_CODEC_ECORRUPT;
     if (cap < 2 * len)
         return MEDIA_CODEC_ENOSPACE;
-    int samples = g722_decode(state->decoder, pcm, payload, (int)len);
-    if (samples != (int)(2 * len))
-        return MEDIA_CODEC_ELIBRARY;
-    media_plc_good(&state->plc, pcm, (size_t)samples);
-    return samples;
+    g722_decode_block(&state->decoder, payload, len, pcm);
+    media_plc_good(&state->plc, pcm, 2 * len);
+    return (int)(2 * len);
 }
 
 static int g722_conceal(media_codec_state *base, int16_t *pcm, size_t n)

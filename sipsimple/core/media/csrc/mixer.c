@@ -8,6 +8,22 @@
  *
  * Gains are Q12 fixed point (4096 = unity). Levels keep the peak and the sum of squares of the
  * last frame; the RMS is computed when asked for.
+ *
+ * Shortcuts (on unless media_mixer_set_shortcuts() turns them off; each gives exactly the samples
+ * the general path gives, which tests/core/media/test_mixer_shortcuts.py checks):
+ *   - a sink hearing one source at unity gain takes that source's frame as it is (no mixing pass);
+ *   - a source nobody hears is still pulled every tick (a stream's jitter buffer drains, a file
+ *     advances) but not converted to the mixer's rate: our converter only takes the frame into its
+ *     history (media_resampler_skip), so a listener connected later hears what the general path
+ *     would give. Its levels are then measured on its own (mono) frame, before conversion;
+ *   - a source's frame is converted to another rate once per tick for all the sinks at that rate
+ *     that hear only it at unity gain (many calls hearing one microphone, file or tone): a shared
+ *     converter per (source, rate) with our converter's design, allocated when such a connection
+ *     is made. A sink joins when its own converter's history equals the shared one's (which it
+ *     does one tick after it starts hearing the source alone: a 20 ms frame is longer than the
+ *     filters) and leaves with the shared converter's history copied back into its own.
+ * A connection between two ports at the same rate other than the mixer's still goes up and down
+ * (the filters' delay and response are part of what the general path gives).
  */
 #include "mixer.h"
 #include "resample.h"
@@ -47,15 +63,34 @@ typedef struct conv {
     int identity;                   /* mono at the mixer's rate: no conversion at all */
 } conv_t;
 
+/* A source's frame converted to another rate once per tick for all its single-source listeners
+ * at that rate (see "Shortcuts" above). Same design as the listeners' own converters. */
+typedef struct shared_conv {
+    uint32_t rate;             /* the listeners' rate */
+    int minimum_phase;         /* the listeners' converters' design */
+    media_resampler_t *conv;   /* mixer rate -> rate */
+    media_resampler_t *before; /* conv's history before this tick's frame (for listeners leaving) */
+    int16_t *out;              /* this tick's output, mono */
+    uint64_t stamp;            /* tick of the last run (ticks + 1 during a tick), 0: never */
+} shared_conv_t;
+
+#define MAX_SHARED 4 /* rates a source is shared at */
+
 typedef struct slot_res {
     conv_t rx, tx;
     int16_t *io;    /* one frame in the port's format */
     int16_t *frame; /* the source's frame of this tick, in the mixer's format */
+    shared_conv_t shared[MAX_SHARED];
+    uint32_t n_shared;
 } slot_res_t;
 
 typedef struct slot {
     int used;
     int active; /* frame holds sound this tick */
+    int heard;  /* some sink lists this slot as a source (set at the start of every tick) */
+    uint32_t generation; /* changes whenever the slot's ports or resources change */
+    shared_conv_t *sharing; /* the source's shared converter this sink's output came from on the
+                             * last tick (its own tx converter idle meanwhile), or NULL */
     media_port_t *src;
     media_port_t *dst;
     slot_res_t res;
@@ -75,6 +110,7 @@ struct media_mixer {
     int16_t *mix;
     int muted;
     int resampler_kind; /* MEDIA_MIXER_RESAMPLER_*, for ports added from now on */
+    int shortcuts;      /* 1: the shortcuts (see above) are taken; 0: every frame the general way */
     SpeexEchoState *ec;
     int16_t *ec_play; /* what the device played on the previous tick */
     int16_t *ec_out;
@@ -166,9 +202,10 @@ static int conv_init(conv_t *c, const media_port_t *port, const media_mixer_t *m
     if (c->rate != mixer_rate) {
         uint32_t from = into_mixer ? c->rate : mixer_rate, to = into_mixer ? mixer_rate : c->rate;
         int err = 0;
-        if (__atomic_load_n(&m->resampler_kind, __ATOMIC_RELAXED) == MEDIA_MIXER_RESAMPLER_AUTO &&
-            media_resampler_supports(from, to)) {
-            err = media_resampler_create(from, to, into_mixer ? c->spf : m->spf, &c->polyphase);
+        int kind = __atomic_load_n(&m->resampler_kind, __ATOMIC_RELAXED);
+        if (kind != MEDIA_MIXER_RESAMPLER_SPEEXDSP && media_resampler_supports(from, to)) {
+            err = media_resampler_create_ex(from, to, into_mixer ? c->spf : m->spf,
+                                            kind == MEDIA_MIXER_RESAMPLER_LOW_DELAY, &c->polyphase);
             if (err == -ENOMEM)
                 return MEDIA_MIXER_ENOMEM;
         }
@@ -249,8 +286,45 @@ static void conv_out(media_mixer_t *m, conv_t *c, const int16_t *in, int16_t *ou
 
 /* -- slot resources -------------------------------------------------------------------------- */
 
+static void shared_free(shared_conv_t *e)
+{
+    media_resampler_destroy(e->conv);
+    media_resampler_destroy(e->before);
+    free(e->out);
+    memset(e, 0, sizeof(*e));
+}
+
+static int shared_alloc(shared_conv_t *e, const media_mixer_t *m, uint32_t rate, int minimum_phase)
+{
+    memset(e, 0, sizeof(*e));
+    e->rate = rate;
+    e->minimum_phase = minimum_phase;
+    if (media_resampler_create_ex(m->rate, rate, m->spf, minimum_phase, &e->conv) != 0 ||
+        media_resampler_create_ex(m->rate, rate, m->spf, minimum_phase, &e->before) != 0 ||
+        (e->out = malloc(media_resampler_out_frame(e->conv) * sizeof(int16_t))) == NULL) {
+        shared_free(e);
+        return MEDIA_MIXER_ENOMEM;
+    }
+    return MEDIA_MIXER_OK;
+}
+
+static int is_minimum_phase(const media_resampler_t *resampler)
+{
+    return media_resampler_minimum_phase(resampler);
+}
+
+static shared_conv_t *find_shared(slot_res_t *r, uint32_t rate, int minimum_phase)
+{
+    for (uint32_t i = 0; i < r->n_shared; i++)
+        if (r->shared[i].rate == rate && r->shared[i].minimum_phase == minimum_phase)
+            return &r->shared[i];
+    return NULL;
+}
+
 static void res_free(slot_res_t *r)
 {
+    for (uint32_t i = 0; i < r->n_shared; i++)
+        shared_free(&r->shared[i]);
     conv_free(&r->rx);
     conv_free(&r->tx);
     free(r->io);
@@ -308,6 +382,29 @@ static void forget_source(media_mixer_t *m, uint32_t src)
     }
 }
 
+/* The sink `d` stops taking its output from a shared converter (lock held): its own converter
+ * gets the history the shared one had before the current tick (between ticks: its history now). */
+static void leave_shared(slot_t *sl, uint64_t now)
+{
+    shared_conv_t *e = sl->sharing;
+    media_resampler_copy_state(sl->res.tx.polyphase, e->stamp == now ? e->before : e->conv);
+    sl->sharing = NULL;
+}
+
+/* Every sink taking its output from one of slot `s`'s shared converters goes back to its own
+ * (lock held, between ticks): before the source's resources are freed or replaced. */
+static void unshare_source(media_mixer_t *m, uint32_t s)
+{
+    slot_res_t *r = &m->slots[s].res;
+    if (r->n_shared == 0)
+        return;
+    for (uint32_t d = 0; d < m->total; d++) {
+        slot_t *sl = &m->slots[d];
+        if (sl->sharing && sl->sharing >= r->shared && sl->sharing < r->shared + r->n_shared)
+            leave_shared(sl, 0);
+    }
+}
+
 /* -- life cycle ------------------------------------------------------------------------------ */
 
 int media_mixer_create(uint32_t clock_rate, uint32_t frame_ms, uint32_t slot_count, media_mixer_t **out)
@@ -340,6 +437,7 @@ int media_mixer_create(uint32_t clock_rate, uint32_t frame_ms, uint32_t slot_cou
     for (uint32_t s = 0; s < m->total; s++)
         m->slots[s].gain[0] = m->slots[s].gain[1] = UNITY_GAIN;
     m->slots[0].used = 1; /* the device slot exists even before a device is set */
+    m->shortcuts = 1;
     *out = m;
     return MEDIA_MIXER_OK;
 }
@@ -390,6 +488,9 @@ int media_mixer_set_device(media_mixer_t *m, media_port_t *capture, media_port_t
     if ((status = res_alloc(m, &res, capture, playback)) != MEDIA_MIXER_OK)
         return status;
     pthread_mutex_lock(&m->lock);
+    unshare_source(m, 0);
+    sl->sharing = NULL; /* a new playback converter starts from silence, as in the general path */
+    sl->generation++;
     old = sl->res;
     sl->res = res;
     sl->src = capture;
@@ -433,6 +534,8 @@ int media_mixer_add_port(media_mixer_t *m, media_port_t *port, uint32_t *slot)
     slot_t *sl = &m->slots[s];
     sl->used = 1;
     sl->active = 0;
+    sl->sharing = NULL;
+    sl->generation++;
     sl->src = port->get_frame ? port : NULL;
     sl->dst = port->put_frame ? port : NULL;
     sl->res = res;
@@ -457,8 +560,11 @@ int media_mixer_remove_port(media_mixer_t *m, uint32_t s)
         pthread_mutex_unlock(&m->lock);
         return MEDIA_MIXER_ESLOT;
     }
+    unshare_source(m, s);
     forget_source(m, s);
     sl->n_sources = 0;
+    sl->sharing = NULL;
+    sl->generation++;
     sl->used = 0;
     sl->active = 0;
     sl->src = sl->dst = NULL;
@@ -490,16 +596,45 @@ static int check_pair(const media_mixer_t *m, uint32_t src, uint32_t dst)
     return MEDIA_MIXER_OK;
 }
 
+/* Whether `src` wants a shared converter for `dst`'s rate that it does not have (lock held). */
+static int wants_shared(media_mixer_t *m, uint32_t src, uint32_t dst)
+{
+    slot_res_t *r = &m->slots[src].res;
+    const conv_t *tx = &m->slots[dst].res.tx;
+    return m->shortcuts && tx->polyphase != NULL && r->n_shared < MAX_SHARED &&
+           find_shared(r, tx->rate, is_minimum_phase(tx->polyphase)) == NULL;
+}
+
 int media_mixer_connect(media_mixer_t *m, uint32_t src, uint32_t dst)
 {
-    int status;
+    int status, wanted = 0, minimum_phase = 0;
+    uint32_t rate = 0, generation = 0;
+    shared_conv_t fresh;
     pthread_mutex_lock(&m->lock);
     status = check_pair(m, src, dst);
     if (status == MEDIA_MIXER_OK && find_source(m, src, dst) < 0) {
         m->sources[(size_t)dst * m->total + m->slots[dst].n_sources] = (uint16_t)src;
         m->slots[dst].n_sources++;
     }
+    if (status == MEDIA_MIXER_OK && (wanted = wants_shared(m, src, dst))) {
+        rate = m->slots[dst].res.tx.rate;
+        minimum_phase = is_minimum_phase(m->slots[dst].res.tx.polyphase);
+        generation = m->slots[src].generation;
+    }
     pthread_mutex_unlock(&m->lock);
+    /* The source's shared converter for the sink's rate: built outside the lock, attached if the
+     * source is still the same and still lacks one (else dropped: an optimisation, not a need). */
+    if (wanted && shared_alloc(&fresh, m, rate, minimum_phase) == MEDIA_MIXER_OK) {
+        pthread_mutex_lock(&m->lock);
+        slot_res_t *r = &m->slots[src].res;
+        if (m->slots[src].used && m->slots[src].generation == generation && r->n_shared < MAX_SHARED &&
+            find_shared(r, rate, minimum_phase) == NULL) {
+            r->shared[r->n_shared++] = fresh;
+            memset(&fresh, 0, sizeof(fresh));
+        }
+        pthread_mutex_unlock(&m->lock);
+        shared_free(&fresh);
+    }
     return status;
 }
 
@@ -572,10 +707,31 @@ int media_mixer_set_gain(media_mixer_t *m, uint32_t s, int direction, uint32_t p
 
 int media_mixer_set_resampler(media_mixer_t *m, int kind)
 {
-    if (kind != MEDIA_MIXER_RESAMPLER_AUTO && kind != MEDIA_MIXER_RESAMPLER_SPEEXDSP)
+    if (kind != MEDIA_MIXER_RESAMPLER_AUTO && kind != MEDIA_MIXER_RESAMPLER_SPEEXDSP &&
+        kind != MEDIA_MIXER_RESAMPLER_LOW_DELAY)
         return MEDIA_MIXER_EINVAL;
     __atomic_store_n(&m->resampler_kind, kind, __ATOMIC_RELAXED);
     return MEDIA_MIXER_OK;
+}
+
+void media_mixer_set_shortcuts(media_mixer_t *m, int on)
+{
+    pthread_mutex_lock(&m->lock);
+    if (!on)
+        for (uint32_t d = 0; d < m->total; d++)
+            if (m->slots[d].sharing)
+                leave_shared(&m->slots[d], 0);
+    m->shortcuts = on != 0;
+    pthread_mutex_unlock(&m->lock);
+}
+
+int media_mixer_shortcuts(media_mixer_t *m)
+{
+    int on;
+    pthread_mutex_lock(&m->lock);
+    on = m->shortcuts;
+    pthread_mutex_unlock(&m->lock);
+    return on;
 }
 
 int media_mixer_resampler(const media_mixer_t *m)
@@ -666,6 +822,27 @@ void media_mixer_get_stats(media_mixer_t *m, media_mixer_stats_t *out)
 
 /* -- the tick -------------------------------------------------------------------------------- */
 
+/* A source frame (in the port's format, in io) nobody hears: into the converter's history only; the
+ * levels from the port's mono frame (the sum of squares scaled to the mixer's frame length). */
+static void read_unheard(media_mixer_t *m, slot_t *sl)
+{
+    conv_t *c = &sl->res.rx;
+    int16_t *mono = sl->res.io;
+    if (c->channels == 2) {
+        for (uint32_t i = 0; i < c->spf; i++)
+            c->mono[i] = (int16_t)(((int32_t)mono[2 * i] + mono[2 * i + 1]) >> 1);
+        mono = c->mono;
+    }
+    media_resampler_skip(c->polyphase, mono);
+    m->stats.unheard_frames++;
+    if (sl->gain[MEDIA_MIXER_RX] == 0)
+        return;
+    if (sl->gain[MEDIA_MIXER_RX] != UNITY_GAIN)
+        apply_gain(mono, c->spf, sl->gain[MEDIA_MIXER_RX]); /* io and mono are scratch from here on */
+    measure(mono, c->spf, &sl->rx_peak, &sl->rx_sumsq);
+    sl->rx_sumsq = sl->rx_sumsq * m->spf / c->spf;
+}
+
 static void read_source(media_mixer_t *m, uint32_t s)
 {
     slot_t *sl = &m->slots[s];
@@ -682,8 +859,13 @@ static void read_source(media_mixer_t *m, uint32_t s)
             m->stats.get_errors++;
         return;
     }
-    if (!r->rx.identity)
+    if (!r->rx.identity) {
+        if (m->shortcuts && !sl->heard && r->rx.polyphase && s != MEDIA_MIXER_DEVICE_SLOT) {
+            read_unheard(m, sl);
+            return;
+        }
         conv_in(m, &r->rx, r->io, r->frame);
+    }
     if (s == MEDIA_MIXER_DEVICE_SLOT) {
         if (m->ec) {
             speex_echo_cancellation(m->ec, r->frame, m->ec_play, m->ec_out);
@@ -700,21 +882,59 @@ static void read_source(media_mixer_t *m, uint32_t s)
     sl->active = 1;
 }
 
-static void write_sink(media_mixer_t *m, uint32_t d)
+/* The shared converter the sink `d` takes this tick's output from, joined or run as needed, or NULL
+ * when it converts with its own (see "Shortcuts" at the top). `single`: the slot it hears alone at
+ * unity gain, or -1. */
+static shared_conv_t *shared_output(media_mixer_t *m, slot_t *sl, int single, uint64_t now)
+{
+    shared_conv_t *e = NULL;
+    media_resampler_t *own = sl->res.tx.polyphase;
+    if (m->shortcuts && own != NULL && single >= 0)
+        e = find_shared(&m->slots[single].res, sl->res.tx.rate, is_minimum_phase(own));
+    if (sl->sharing && sl->sharing != e)
+        leave_shared(sl, now);
+    if (e == NULL)
+        return NULL;
+    if (sl->sharing != e) { /* join only where the histories agree: the output is then the same */
+        if (e->stamp == now) {
+            if (!media_resampler_same_state(own, e->before))
+                return NULL;
+        } else if (e->stamp != 0 && e->stamp + 1 == now) {
+            if (!media_resampler_same_state(own, e->conv))
+                return NULL;
+        } else { /* nobody used it on the last tick: it takes this sink's history */
+            media_resampler_copy_state(e->conv, own);
+        }
+        sl->sharing = e;
+    }
+    if (e->stamp != now) {
+        media_resampler_copy_state(e->before, e->conv);
+        media_resampler_process(e->conv, m->slots[single].res.frame, e->out);
+        e->stamp = now;
+    } else {
+        m->stats.shared_frames++;
+    }
+    return e;
+}
+
+static void write_sink(media_mixer_t *m, uint32_t d, uint64_t now)
 {
     slot_t *sl = &m->slots[d];
     const uint16_t *list = &m->sources[(size_t)d * m->total];
     const int16_t *first = NULL;
     int16_t *out = m->mix;
     uint32_t n = m->spf, heard = 0;
-    int status;
+    int status, single = -1;
+    shared_conv_t *shared;
 
     for (uint32_t i = 0; i < sl->n_sources; i++) {
         const slot_t *from = &m->slots[list[i]];
         if (!from->active)
             continue;
-        if (heard == 0)
+        if (heard == 0) {
             first = from->res.frame;
+            single = list[i];
+        }
         else if (heard == 1)
             add2(m->acc, first, from->res.frame, n);
         else
@@ -741,8 +961,19 @@ static void write_sink(media_mixer_t *m, uint32_t d)
     }
     if (d == MEDIA_MIXER_DEVICE_SLOT && m->ec)
         memcpy(m->ec_play, out, n * sizeof(int16_t));
+    if (heard != 1 || sl->gain[MEDIA_MIXER_TX] != UNITY_GAIN)
+        single = -1;
     if (sl->res.tx.identity) {
         status = sl->dst->put_frame(sl->dst, out, n);
+    } else if ((shared = shared_output(m, sl, single, now)) != NULL) {
+        const conv_t *c = &sl->res.tx;
+        if (c->channels == 2) {
+            for (uint32_t i = 0; i < c->spf; i++)
+                sl->res.io[2 * i] = sl->res.io[2 * i + 1] = shared->out[i];
+            status = sl->dst->put_frame(sl->dst, sl->res.io, c->spf);
+        } else {
+            status = sl->dst->put_frame(sl->dst, shared->out, c->spf);
+        }
     } else {
         conv_out(m, &sl->res.tx, out, sl->res.io);
         status = sl->dst->put_frame(sl->dst, sl->res.io, sl->res.tx.spf);
@@ -751,15 +982,33 @@ static void write_sink(media_mixer_t *m, uint32_t d)
         m->stats.put_errors++;
 }
 
+/* Which slots some sink hears (lock held). */
+static void mark_heard(media_mixer_t *m)
+{
+    for (uint32_t s = 0; s < m->total; s++)
+        m->slots[s].heard = 0;
+    for (uint32_t d = 0; d < m->total; d++) {
+        const slot_t *sl = &m->slots[d];
+        const uint16_t *list = &m->sources[(size_t)d * m->total];
+        if (sl->used && sl->dst)
+            for (uint32_t i = 0; i < sl->n_sources; i++)
+                m->slots[list[i]].heard = 1;
+    }
+}
+
 void media_mixer_tick(media_mixer_t *m)
 {
+    uint64_t now;
     pthread_mutex_lock(&m->lock);
+    now = m->stats.ticks + 1;
+    if (m->shortcuts)
+        mark_heard(m);
     for (uint32_t s = 0; s < m->total; s++)
         if (m->slots[s].used && m->slots[s].src)
             read_source(m, s);
     for (uint32_t d = 0; d < m->total; d++)
         if (m->slots[d].used && m->slots[d].dst)
-            write_sink(m, d);
+            write_sink(m, d, now);
     m->stats.ticks++;
     pthread_mutex_unlock(&m->lock);
 }

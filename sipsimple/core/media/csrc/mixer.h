@@ -16,6 +16,9 @@
  *      converted to the port's format. A sink with no (audible) source receives silence.
  * A slot hears a source only through an explicit connection (src -> dst); a slot connected to
  * itself hears its own frame of the same tick.
+ * mixer.c takes shortcuts that give the same samples with less work (a one-source sink without a
+ * mixing pass, no conversion for a source nobody hears, one conversion per source and rate shared
+ * by its one-source listeners); media_mixer_set_shortcuts(mixer, 0) turns them off.
  *
  * Threads: media_mixer_tick() may be called from any one thread at a time (the clock thread, or a
  * sound device callback). Every other function may be called from any thread; they take the
@@ -54,6 +57,9 @@ enum {
 enum media_mixer_resampler {
     MEDIA_MIXER_RESAMPLER_AUTO = 0,     /* resample.h where the ratio allows it, else speexdsp */
     MEDIA_MIXER_RESAMPLER_SPEEXDSP = 1, /* speexdsp for every ratio (baseline for benchmarks) */
+    MEDIA_MIXER_RESAMPLER_LOW_DELAY = 2, /* as AUTO, with minimum-phase filters (resample.h): about
+                                          * 5 ms less delay per conversion to or from 8 kHz, the
+                                          * waveform not kept (phase varies with frequency) */
 };
 
 enum media_mixer_direction {
@@ -73,6 +79,8 @@ typedef struct media_mixer_stats {
     uint64_t get_errors;      /* get_frame() returned an error */
     uint64_t put_errors;      /* put_frame() returned an error */
     uint64_t resample_short;  /* frames the resampler could not fill entirely (zero-padded) */
+    uint64_t unheard_frames;  /* source frames nobody heard: taken into the converter's history only */
+    uint64_t shared_frames;   /* sink frames a shared converter had already converted this tick */
 } media_mixer_stats_t;
 
 const char *media_mixer_strerror(int status);
@@ -103,6 +111,10 @@ void media_mixer_set_muted(media_mixer_t *mixer, int muted); /* silences the dev
 /* The converter for ports added (or devices set) from now on: MEDIA_MIXER_RESAMPLER_*. */
 int media_mixer_set_resampler(media_mixer_t *mixer, int kind);
 int media_mixer_resampler(const media_mixer_t *mixer);
+/* The mixer's shortcuts (mixer.c: one-source sinks, unheard sources, converters shared per source
+ * and rate) on (the default) or off; off gives the same samples the slow way (tests, benchmarks). */
+void media_mixer_set_shortcuts(media_mixer_t *mixer, int on);
+int media_mixer_shortcuts(media_mixer_t *mixer);
 /* Echo canceller between the device's playback and capture: tail in ms, 0 turns it off. */
 int media_mixer_set_echo_canceller(media_mixer_t *mixer, uint32_t tail_ms);
 void media_mixer_reset_echo_canceller(media_mixer_t *mixer);

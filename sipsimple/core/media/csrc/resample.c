@@ -12,10 +12,16 @@
  * stage_run (plain loops the compiler vectorises, one output at a time) and, on AVX2 machines,
  * stage_run_avx2 (four outputs at a time, reduced together), picked per stage at creation.
  *
- * Design (once, at creation): Kaiser window for A dB (beta = 0.1102 (A - 8.7), length
- * N = (A - 7.95) / (14.36 df) with df the transition width over the prototype rate), cutoff in the
- * middle of the transition band, N rounded up to phases of a multiple of 16 taps, beta then raised
- * to the attenuation the longer filter reaches. Every phase is normalised to a DC gain of exactly
+ * Design (once, at creation): N = (A - 7.95) / (14.36 df) taps (the Kaiser estimate for A dB, df
+ * the transition width over the prototype rate), rounded up to phases of a multiple of 16 taps.
+ * Linear phase: a Kaiser-windowed sinc of N taps, cutoff in the middle of the transition band,
+ * beta (0.1102 (A - 8.7)) raised to the attenuation the longer filter reaches; it delays every
+ * frequency by (N - 1) / 2 samples (5.3 ms at 8 kHz). Minimum phase (create_ex): N designed with a
+ * 6 dB margin, then a Kaiser-windowed sinc of 2N - 1 taps (about twice the attenuation in dB)
+ * turned into the N-tap minimum-phase filter with the square root of its magnitude response
+ * (homomorphic method: the real cepstrum of log|H| / 2 folded onto positive quefrencies, through
+ * FFTs 64 times the filter's length; cached per design): the same selectivity with 0.3 ms of
+ * group delay at low frequencies and about 1.2 ms at the passband edge. Every phase is normalised to a DC gain of exactly
  * one, then quantised to int16 at the largest scale 2^shift (shift <= 15) for which no partial sum
  * can overflow int32 (phases longer than SPLIT_TAPS are summed in two int32 halves, added in 64
  * bits), and its rounding error is put back on its largest tap so that the phase still sums to
@@ -25,6 +31,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +53,9 @@
 #define TAP_MULTIPLE 16u /* int16 lanes of an AVX2 vector */
 #define SPLIT_TAPS 48u    /* longer phases are summed in two halves (one more bit of precision) */
 #define MAX_TAPS 2048u    /* per phase: a sanity bound, far above what the supported ratios need */
+/* The minimum-phase filter falls a few dB short of the linear-phase design right at the stopband
+ * edge: it is designed this much longer (about 10 % more taps). */
+#define MINIMUM_PHASE_MARGIN_DB 6.0
 
 typedef struct stage stage_t;
 typedef void (*stage_fn)(stage_t *s, const int16_t *in, int16_t *out);
@@ -56,6 +66,7 @@ struct stage {
     uint32_t half; /* taps in the first partial sum: K, or about K / 2 for long phases */
     uint32_t in_frame, out_frame;
     uint32_t shift;
+    double delay;  /* group delay at DC, prototype samples */
     int16_t *coef; /* L phases of K taps, each reversed */
     int16_t *buf;  /* K - 1 history samples, then in_frame samples */
     uint32_t *at;  /* per output: where its K samples start in buf, and its phase's taps in coef */
@@ -64,6 +75,7 @@ struct stage {
 
 struct media_resampler {
     uint32_t in_rate, out_rate, in_frame, out_frame;
+    int minimum_phase;
     uint32_t count;
     stage_t stage[2];
     int16_t *middle; /* the frame between the two stages */
@@ -209,13 +221,179 @@ __attribute__((target("avx2"))) static void stage_run_avx2(stage_t *s, const int
 #undef MADD
 #endif
 
+/* -- minimum-phase design ---------------------------------------------------------------------- */
+
+/* In-place complex FFT of n (a power of two) points; inverse when `inverse` (scaled by 1 / n). */
+static void fft(double *re, double *im, uint32_t n, int inverse)
+{
+    for (uint32_t i = 1, j = 0; i < n; i++) { /* bit-reversal permutation */
+        uint32_t bit = n >> 1;
+        for (; j & bit; bit >>= 1)
+            j ^= bit;
+        j ^= bit;
+        if (i < j) {
+            double t = re[i];
+            re[i] = re[j];
+            re[j] = t;
+            t = im[i];
+            im[i] = im[j];
+            im[j] = t;
+        }
+    }
+    for (uint32_t len = 2; len <= n; len <<= 1) {
+        double angle = (inverse ? 2.0 : -2.0) * M_PI / len;
+        for (uint32_t k = 0; k < len / 2; k++) {
+            double wr = cos(angle * k), wi = sin(angle * k);
+            for (uint32_t i = k; i < n; i += len) {
+                uint32_t j = i + len / 2;
+                double xr = re[j] * wr - im[j] * wi, xi = re[j] * wi + im[j] * wr;
+                re[j] = re[i] - xr;
+                im[j] = im[i] - xi;
+                re[i] += xr;
+                im[i] += xi;
+            }
+        }
+    }
+    if (inverse)
+        for (uint32_t i = 0; i < n; i++) {
+            re[i] /= n;
+            im[i] /= n;
+        }
+}
+
+/* The minimum-phase filter of (n2 + 1) / 2 taps whose magnitude response is the square root of
+ * that of the linear-phase h2 (n2 taps, odd): the homomorphic (real cepstrum) method. log|H2| / 2
+ * is taken over a fine frequency grid, its cepstrum folded onto positive quefrencies (the causal
+ * part doubled), and exp of its transform gives the minimum-phase spectrum. */
+static int minimum_phase(const double *h2, uint32_t n2, double *out)
+{
+    uint32_t n = 1, half = (n2 + 1) / 2;
+    double *re, *im, floor_ = INFINITY;
+    while (n < 64u * n2)
+        n <<= 1;
+    re = calloc(n, sizeof(double));
+    im = calloc(n, sizeof(double));
+    if (re == NULL || im == NULL) {
+        free(re);
+        free(im);
+        return -ENOMEM;
+    }
+    memcpy(re, h2, n2 * sizeof(double));
+    fft(re, im, n, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        re[i] = hypot(re[i], im[i]);
+        im[i] = 0.0;
+        if (re[i] > 0.0 && re[i] < floor_)
+            floor_ = re[i];
+    }
+    for (uint32_t i = 0; i < n; i++) /* a floor far below the stopband keeps the log finite */
+        re[i] = 0.5 * log(re[i] + 1e-10 * floor_);
+    fft(re, im, n, 1);
+    for (uint32_t i = 0; i < n; i++) { /* real cepstrum -> its causal fold */
+        double w = i == 0 || i == half ? 1.0 : (i < half ? 2.0 : 0.0);
+        re[i] *= w;
+        im[i] = 0.0;
+    }
+    fft(re, im, n, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        double magnitude = exp(re[i]), phase = im[i];
+        re[i] = magnitude * cos(phase);
+        im[i] = magnitude * sin(phase);
+    }
+    fft(re, im, n, 1);
+    memcpy(out, re, half * sizeof(double));
+    free(re);
+    free(im);
+    return 0;
+}
+
+/* Minimum-phase designs are cached (the same few rate pairs recur for every port and they take a
+ * few milliseconds): the prototype in doubles. */
+typedef struct design {
+    uint32_t N;
+    double F, f_pass, f_stop;
+    double *h;
+} design_t;
+
+#define DESIGN_CACHE 24
+static design_t designs[DESIGN_CACHE];
+static uint32_t design_count;
+static pthread_mutex_t design_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The minimum-phase prototype of N taps for a lowpass flat to f_pass and stopping from f_stop at
+ * the prototype rate F: a Kaiser-windowed sinc of 2N - 1 taps (so about twice the attenuation in
+ * dB) made minimum-phase (the square root of its magnitude: the same attenuation as a
+ * linear-phase filter of N taps, and a fraction of its delay). */
+static int minimum_phase_prototype(uint32_t N, double F, double f_pass, double f_stop, double *h)
+{
+    uint32_t n2 = 2 * N - 1;
+    double fc = (f_pass + f_stop) / 2.0 / F, beta, i0_beta, *h2;
+    int status;
+
+    pthread_mutex_lock(&design_lock);
+    for (uint32_t i = 0; i < design_count; i++) {
+        const design_t *d = &designs[i];
+        if (d->N == N && d->F == F && d->f_pass == f_pass && d->f_stop == f_stop) {
+            memcpy(h, d->h, N * sizeof(double));
+            pthread_mutex_unlock(&design_lock);
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&design_lock);
+
+    if ((h2 = malloc(n2 * sizeof(double))) == NULL)
+        return -ENOMEM;
+    /* beta for the attenuation the 2N - 1 taps reach over this transition band */
+    beta = 0.1102 * (14.36 * (f_stop - f_pass) / F * n2 + 7.95 - 8.7);
+    i0_beta = bessel_i0(beta);
+    for (uint32_t m = 0; m < n2; m++) {
+        double x = (double)m - (n2 - 1) / 2.0, r = 2.0 * m / (n2 - 1) - 1.0;
+        double arg = M_PI * 2.0 * fc * x;
+        double sinc = x == 0.0 ? 1.0 : sin(arg) / arg;
+        h2[m] = 2.0 * fc * sinc * bessel_i0(beta * sqrt(fmax(0.0, 1.0 - r * r))) / i0_beta;
+    }
+    status = minimum_phase(h2, n2, h);
+    free(h2);
+    if (status != 0)
+        return status;
+
+    pthread_mutex_lock(&design_lock);
+    if (design_count < DESIGN_CACHE) {
+        design_t *d = &designs[design_count];
+        if ((d->h = malloc(N * sizeof(double))) != NULL) {
+            memcpy(d->h, h, N * sizeof(double));
+            d->N = N;
+            d->F = F;
+            d->f_pass = f_pass;
+            d->f_stop = f_stop;
+            design_count++;
+        }
+    }
+    pthread_mutex_unlock(&design_lock);
+    return 0;
+}
+
+/* The linear-phase prototype of N taps: a Kaiser-windowed sinc, cutoff in the middle of the
+ * transition band, beta for the attenuation N taps reach over it. */
+static void linear_phase_prototype(uint32_t N, double F, double f_pass, double f_stop, double *h)
+{
+    double fc = (f_pass + f_stop) / 2.0 / F; /* cycles per prototype sample */
+    double beta = 0.1102 * (14.36 * (f_stop - f_pass) / F * N + 7.95 - 8.7), i0_beta = bessel_i0(beta);
+    for (uint32_t m = 0; m < N; m++) {
+        double x = (double)m - (N - 1) / 2.0, r = N > 1 ? 2.0 * m / (N - 1) - 1.0 : 0.0;
+        double arg = M_PI * 2.0 * fc * x;
+        double sinc = x == 0.0 ? 1.0 : sin(arg) / arg;
+        h[m] = 2.0 * fc * sinc * bessel_i0(beta * sqrt(fmax(0.0, 1.0 - r * r))) / i0_beta;
+    }
+}
+
 /* Designs a stage converting in_rate -> out_rate, flat to f_pass Hz and stopping from f_stop Hz. */
 static int stage_init(stage_t *s, uint32_t in_rate, uint32_t out_rate, uint32_t in_frame, double f_pass,
-                      double f_stop)
+                      double f_stop, int minimum_phase)
 {
     const double A = MEDIA_RESAMPLER_ATTENUATION_DB;
     uint32_t g = gcd(in_rate, out_rate), L = out_rate / g, M = in_rate / g, K, N;
-    double F = (double)in_rate * L, beta, fc, i0_beta, l1_max = 0.0, c_max = 0.0;
+    double F = (double)in_rate * L, l1_max = 0.0, c_max = 0.0;
     double *h;
     int shift;
 
@@ -224,12 +402,11 @@ static int stage_init(stage_t *s, uint32_t in_rate, uint32_t out_rate, uint32_t 
         return -EINVAL;
     /* Taps per phase for A dB, rounded up to whole vectors; beta then uses the attenuation the
      * longer filter can reach. */
-    K = (uint32_t)ceil((A - 7.95) / (14.36 * (f_stop - f_pass) / F) / L);
+    K = (uint32_t)ceil((A + (minimum_phase ? MINIMUM_PHASE_MARGIN_DB : 0.0) - 7.95) / (14.36 * (f_stop - f_pass) / F) / L);
     K = (K + TAP_MULTIPLE - 1) / TAP_MULTIPLE * TAP_MULTIPLE;
     if (K > MAX_TAPS)
         return -EINVAL;
     N = K * L;
-    beta = 0.1102 * (14.36 * (f_stop - f_pass) / F * N + 7.95 - 8.7);
     s->L = L;
     s->M = M;
     s->K = K;
@@ -247,14 +424,21 @@ static int stage_init(stage_t *s, uint32_t in_rate, uint32_t out_rate, uint32_t 
         return -ENOMEM;
     }
 
-    /* Kaiser-windowed sinc, cutoff in the middle of the transition band. */
-    fc = (f_pass + f_stop) / 2.0 / F; /* cycles per prototype sample */
-    i0_beta = bessel_i0(beta);
-    for (uint32_t m = 0; m < N; m++) {
-        double x = (double)m - (N - 1) / 2.0, r = N > 1 ? 2.0 * m / (N - 1) - 1.0 : 0.0;
-        double arg = M_PI * 2.0 * fc * x;
-        double sinc = x == 0.0 ? 1.0 : sin(arg) / arg;
-        h[m] = 2.0 * fc * sinc * bessel_i0(beta * sqrt(fmax(0.0, 1.0 - r * r))) / i0_beta;
+    if (!minimum_phase) {
+        linear_phase_prototype(N, F, f_pass, f_stop, h);
+    } else if (minimum_phase_prototype(N, F, f_pass, f_stop, h) != 0) {
+        free(h);
+        stage_free(s);
+        return -ENOMEM;
+    }
+    /* its delay at low frequencies (the group delay at DC: the taps' centre of mass) */
+    {
+        double moment = 0.0, sum = 0.0;
+        for (uint32_t m = 0; m < N; m++) {
+            moment += m * h[m];
+            sum += h[m];
+        }
+        s->delay = moment / sum;
     }
     /* Every phase to a DC gain of one. The scale is bounded by the largest sum of absolute taps
      * over one partial sum (a half of the phase when split: each half has its own int32 sum). */
@@ -319,6 +503,12 @@ int media_resampler_supports(uint32_t in_rate, uint32_t out_rate)
 
 int media_resampler_create(uint32_t in_rate, uint32_t out_rate, uint32_t in_frame, media_resampler_t **out)
 {
+    return media_resampler_create_ex(in_rate, out_rate, in_frame, 0, out);
+}
+
+int media_resampler_create_ex(uint32_t in_rate, uint32_t out_rate, uint32_t in_frame, int minimum_phase,
+                              media_resampler_t **out)
+{
     media_resampler_t *r;
     uint32_t low = in_rate < out_rate ? in_rate : out_rate, high = in_rate ^ out_rate ^ low;
     double nyquist = low / 2.0;
@@ -334,25 +524,26 @@ int media_resampler_create(uint32_t in_rate, uint32_t out_rate, uint32_t in_fram
     r->out_rate = out_rate;
     r->in_frame = in_frame;
     r->out_frame = (uint32_t)((uint64_t)in_frame * out_rate / in_rate);
+    r->minimum_phase = minimum_phase != 0;
     if (high >= 3 * low) {
         /* Two stages: the sharp filter at twice the lower rate, a gentle one for the rest. */
         uint32_t mid = 2 * low, mid_frame = in_rate < out_rate ? 2 * in_frame : 2 * r->out_frame;
         r->count = 2;
         if (in_rate < out_rate) {
-            status = stage_init(&r->stage[0], in_rate, mid, in_frame, MEDIA_RESAMPLER_PASSBAND * nyquist, nyquist);
+            status = stage_init(&r->stage[0], in_rate, mid, in_frame, MEDIA_RESAMPLER_PASSBAND * nyquist, nyquist, r->minimum_phase);
             if (status == 0)
-                status = stage_init(&r->stage[1], mid, out_rate, mid_frame, nyquist, mid - nyquist);
+                status = stage_init(&r->stage[1], mid, out_rate, mid_frame, nyquist, mid - nyquist, r->minimum_phase);
         } else {
-            status = stage_init(&r->stage[0], in_rate, mid, in_frame, nyquist, mid - nyquist);
+            status = stage_init(&r->stage[0], in_rate, mid, in_frame, nyquist, mid - nyquist, r->minimum_phase);
             if (status == 0)
                 status = stage_init(&r->stage[1], mid, out_rate, mid_frame, MEDIA_RESAMPLER_PASSBAND * nyquist,
-                                    nyquist);
+                                    nyquist, r->minimum_phase);
         }
         if (status == 0 && (r->middle = malloc(mid_frame * sizeof(int16_t))) == NULL)
             status = -ENOMEM;
     } else {
         r->count = 1;
-        status = stage_init(&r->stage[0], in_rate, out_rate, in_frame, MEDIA_RESAMPLER_PASSBAND * nyquist, nyquist);
+        status = stage_init(&r->stage[0], in_rate, out_rate, in_frame, MEDIA_RESAMPLER_PASSBAND * nyquist, nyquist, r->minimum_phase);
     }
     if (status != 0) {
         media_resampler_destroy(r);
@@ -382,10 +573,79 @@ void media_resampler_process(media_resampler_t *r, const int16_t *in, int16_t *o
     }
 }
 
+/* The history a stage keeps after taking `in` (its in_frame samples), without computing outputs. */
+static void stage_history(stage_t *s, const int16_t *in)
+{
+    const uint32_t keep = s->K - 1;
+    if (s->in_frame >= keep) {
+        memcpy(s->buf, in + s->in_frame - keep, keep * sizeof(int16_t));
+    } else {
+        memmove(s->buf, s->buf + s->in_frame, (keep - s->in_frame) * sizeof(int16_t));
+        memcpy(s->buf + keep - s->in_frame, in, s->in_frame * sizeof(int16_t));
+    }
+}
+
+/* The last `count` outputs of a stage for the frame `in` (into out[out_frame - count ..]), the
+ * history updated as by a full run. The same sums as stage_run, output by output. */
+static HOT void stage_tail(stage_t *s, const int16_t *in, int16_t *out, uint32_t count)
+{
+    memcpy(s->buf + s->K - 1, in, s->in_frame * sizeof(int16_t));
+    for (uint32_t k = s->out_frame - count; k < s->out_frame; k++)
+        out[k] = fir(s->coef + s->tap[k], s->buf + s->at[k], s->K, s->half, s->shift);
+    memmove(s->buf, s->buf + s->in_frame, (s->K - 1) * sizeof(int16_t));
+}
+
+void media_resampler_skip(media_resampler_t *r, const int16_t *in)
+{
+    if (r->count == 1) {
+        stage_history(&r->stage[0], in);
+    } else {
+        /* the second stage's history is the tail of the first stage's output: compute only that */
+        uint32_t need = r->stage[1].K - 1, total = r->stage[0].out_frame;
+        stage_tail(&r->stage[0], in, r->middle, need < total ? need : total);
+        stage_history(&r->stage[1], r->middle);
+    }
+}
+
+static int same_design(const media_resampler_t *a, const media_resampler_t *b)
+{
+    if (a->in_rate != b->in_rate || a->out_rate != b->out_rate || a->in_frame != b->in_frame || a->count != b->count ||
+        a->minimum_phase != b->minimum_phase)
+        return 0;
+    for (uint32_t i = 0; i < a->count; i++)
+        if (a->stage[i].K != b->stage[i].K)
+            return 0;
+    return 1;
+}
+
+int media_resampler_copy_state(media_resampler_t *dst, const media_resampler_t *src)
+{
+    if (!same_design(dst, src))
+        return -EINVAL;
+    for (uint32_t i = 0; i < src->count; i++)
+        memcpy(dst->stage[i].buf, src->stage[i].buf, ((size_t)src->stage[i].K - 1) * sizeof(int16_t));
+    return 0;
+}
+
+int media_resampler_same_state(const media_resampler_t *a, const media_resampler_t *b)
+{
+    if (!same_design(a, b))
+        return 0;
+    for (uint32_t i = 0; i < a->count; i++)
+        if (memcmp(a->stage[i].buf, b->stage[i].buf, ((size_t)a->stage[i].K - 1) * sizeof(int16_t)) != 0)
+            return 0;
+    return 1;
+}
+
 void media_resampler_reset(media_resampler_t *r)
 {
     for (uint32_t i = 0; i < r->count; i++)
         memset(r->stage[i].buf, 0, ((size_t)r->stage[i].K - 1 + r->stage[i].in_frame) * sizeof(int16_t));
+}
+
+int media_resampler_minimum_phase(const media_resampler_t *r)
+{
+    return r->minimum_phase;
 }
 
 uint32_t media_resampler_out_frame(const media_resampler_t *r)
@@ -402,6 +662,7 @@ void media_resampler_get_info(const media_resampler_t *r, media_resampler_info_t
     out->in_frame = r->in_frame;
     out->out_frame = r->out_frame;
     out->stages = r->count;
+    out->minimum_phase = r->minimum_phase;
     for (uint32_t i = 0; i < r->count; i++) {
         const stage_t *s = &r->stage[i];
         out->up[i] = s->L;
@@ -410,8 +671,8 @@ void media_resampler_get_info(const media_resampler_t *r, media_resampler_info_t
         out->shift[i] = s->shift;
         out->half[i] = s->half;
         out->macs_per_frame += s->K * s->out_frame;
-        /* a linear-phase filter of N taps delays by (N - 1) / 2 prototype samples */
-        delay += ((double)s->K * s->L - 1.0) / 2.0 / s->L * (r->in_rate / rate);
+        /* the stage's group delay at DC, from prototype samples to the converter's input samples */
+        delay += s->delay / s->L * (r->in_rate / rate);
         rate = rate * s->L / s->M;
     }
     out->delay = delay;

@@ -24,6 +24,7 @@ cdef extern from "mixer.h" nogil:
         MEDIA_MIXER_TX
         MEDIA_MIXER_RESAMPLER_AUTO
         MEDIA_MIXER_RESAMPLER_SPEEXDSP
+        MEDIA_MIXER_RESAMPLER_LOW_DELAY
 
     ctypedef struct media_mixer_t:
         pass
@@ -36,6 +37,8 @@ cdef extern from "mixer.h" nogil:
         uint64_t get_errors
         uint64_t put_errors
         uint64_t resample_short
+        uint64_t unheard_frames
+        uint64_t shared_frames
 
     const char *media_mixer_strerror(int status)
     int media_mixer_create(uint32_t clock_rate, uint32_t frame_ms, uint32_t slot_count, media_mixer_t **out)
@@ -56,6 +59,8 @@ cdef extern from "mixer.h" nogil:
     void media_mixer_set_muted(media_mixer_t *mixer, int muted)
     int media_mixer_set_resampler(media_mixer_t *mixer, int kind)
     int media_mixer_resampler(const media_mixer_t *mixer)
+    void media_mixer_set_shortcuts(media_mixer_t *mixer, int on)
+    int media_mixer_shortcuts(media_mixer_t *mixer)
     int media_mixer_set_echo_canceller(media_mixer_t *mixer, uint32_t tail_ms)
     void media_mixer_reset_echo_canceller(media_mixer_t *mixer)
     int media_mixer_levels(media_mixer_t *mixer, uint32_t slot, media_mixer_levels_t *out)
@@ -224,9 +229,14 @@ cdef extern from "resample.h" nogil:
 
     int media_resampler_supports(uint32_t in_rate, uint32_t out_rate)
     int media_resampler_create(uint32_t in_rate, uint32_t out_rate, uint32_t in_frame, media_resampler_t **out)
+    int media_resampler_create_ex(uint32_t in_rate, uint32_t out_rate, uint32_t in_frame, int minimum_phase,
+                                  media_resampler_t **out)
     void media_resampler_destroy(media_resampler_t *resampler)
     void media_resampler_process(media_resampler_t *resampler, const int16_t *inp, int16_t *out)
     void media_resampler_reset(media_resampler_t *resampler)
+    void media_resampler_skip(media_resampler_t *resampler, const int16_t *inp)
+    int media_resampler_copy_state(media_resampler_t *dst, const media_resampler_t *src)
+    int media_resampler_same_state(const media_resampler_t *a, const media_resampler_t *b)
     uint32_t media_resampler_out_frame(const media_resampler_t *resampler)
     void media_resampler_get_info(const media_resampler_t *resampler, media_resampler_info_t *out)
     int media_resampler_get_phase(const media_resampler_t *resampler, uint32_t stage, uint32_t phase, int16_t *taps)
