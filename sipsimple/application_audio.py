@@ -45,6 +45,7 @@ While running:
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -84,6 +85,15 @@ class _Parts(NamedTuple):
     alert_bridge: AudioBridge
 
 
+#: The running ApplicationAudio of each engine: where a stream given no mixer finds its engine's.
+_RUNNING: weakref.WeakKeyDictionary[Any, ApplicationAudio] = weakref.WeakKeyDictionary()
+
+
+def running_audio(engine: Any) -> ApplicationAudio | None:
+    """The started ApplicationAudio of the application running on ``engine``, or None."""
+    return _RUNNING.get(engine)
+
+
 @implementer(IObserver)
 class ApplicationAudio:
     """The application's mixers, devices and bridges (see the module documentation)."""
@@ -110,9 +120,12 @@ class ApplicationAudio:
         self._apply_codecs(settings.rtp.audio_codec_list)
         self._build(settings.audio.sample_rate)
         self._observe(True)
+        _RUNNING[self.engine] = self
 
     def stop(self) -> None:
         """Stop the mixers and drop every object (reactor thread); never raises."""
+        if _RUNNING.get(self.engine) is self:
+            del _RUNNING[self.engine]
         self._observe(False)
         for mixer in (self.voice_audio_mixer, self.alert_audio_mixer):
             self._stop_mixer(mixer)

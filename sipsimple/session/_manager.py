@@ -114,6 +114,9 @@ class SessionManagerBase:
         slots: list[Any] = [found.get(index) for index in range(len(remote.media))]
         session = Session(account, engine=self.engine)
         session.manager = self
+        replaced = getattr(invitation, "replaced_invitation", None)
+        if replaced is not None:  # RFC 3891: the session whose dialog the INVITE names
+            session.replaced_session = next((s for s in self.sessions if s._invitation is replaced), None)
         session._init_incoming(invitation, list(found.values()), slots, data.headers or {})
 
     def _find_account(self, invitation: Any) -> Any:

@@ -1,7 +1,10 @@
 """The Session's re-INVITEs: hold/unhold, adding and removing streams, the peer's proposals.
 
 A local proposal is one re-INVITE at a time (``_local``: what it was for). hold()/unhold() while
-another exchange runs is remembered and sent when the session is back to 'connected'."""
+another exchange runs is remembered and sent when the session is back to 'connected' and no
+re-INVITE is in progress either way. A hold re-INVITE the peer refused is undone on our streams;
+one dropped for re-INVITE glare (491: the core takes the peer's re-INVITE during its retry wait,
+RFC 3261 §14.1) is sent again once the peer's exchange is over."""
 
 from __future__ import annotations
 
@@ -18,11 +21,13 @@ class ProposalMixin:
     _remote_new: list[Any]
     _hold_wanted: bool | None
     _pending_remote: tuple[str, list[Any], Any] | None
+    _local_done_call: tuple[Any, tuple[int, str | None]] | None
 
     def _init_proposals(self) -> None:
         self._local = None
         self._remote_new = []
         self._pending_remote = None
+        self._local_done_call = None  # our answered proposal, handled on the next reactor turn
 
     # -- hold ------------------------------------------------------------------------------------
 
@@ -40,6 +45,10 @@ class ProposalMixin:
         s: Any = self
         if self._hold_wanted is None or s.state != "connected":
             return
+        if s._invitation is None or s._invitation.sub_state != "normal":
+            return  # a re-INVITE either way is in progress: sent once it is over
+        if self._pending_remote is not None or self._local_done_call is not None:
+            return  # an exchange that just ended is not applied yet: sent once it is
         wanted, self._hold_wanted = self._hold_wanted, None
         streams = [
             stream for stream in s.streams if stream.hold_supported and stream.on_hold_by_local != wanted
@@ -107,12 +116,14 @@ class ProposalMixin:
         if data.sub_state == "received_proposal":
             self._received_proposal(data)
         elif data.sub_state == "normal" and data.prev_sub_state == "sending_proposal":
-            s.reactor.callLater(0, self._local_done, data.code or 0, data.reason)
+            answer = (data.code or 0, data.reason)
+            self._local_done_call = (s.reactor.callLater(0, self._local_done, *answer), answer)
         elif data.sub_state == "normal" and data.prev_sub_state == "received_proposal":
             s.reactor.callLater(0, self._remote_done, data.code or 0)
 
     def _local_done(self, code: int, reason: str | None) -> None:
         s: Any = self
+        self._local_done_call = None
         if self._local is None or s.state != "sending_proposal":
             return
         kind, streams = self._local
@@ -140,14 +151,24 @@ class ProposalMixin:
             self._start_added([stream], "local", local, remote)
             return
         if kind == "hold" and not accepted:
-            for stream in streams:  # the peer refused: back to what was negotiated
-                stream.reset(s._index(stream))
+            self._undo_hold(streams, retry=code == 491)
         self._update_streams(local, remote)
         self._proposal_finished()
         if kind == "remove":
             s._post("SIPSessionDidRenegotiateStreams", action="remove", streams=list(streams))
         elif accepted:
             self._post_hold("local")
+
+    def _undo_hold(self, streams: list[Any], retry: bool) -> None:
+        """Our hold/unhold re-INVITE failed: the streams go back to what was negotiated. After a
+        glare drop (``retry``) the wish stays and is sent again, unless the application changed it."""
+        s: Any = self
+        wanted = streams[0].on_hold_by_local
+        for stream in streams:
+            stream.unhold() if wanted else stream.hold()
+            stream.reset(s._index(stream))
+        if retry and self._hold_wanted is None:
+            self._hold_wanted = wanted
 
     def _start_added(self, streams: list[Any], originator: str, local: Any, remote: Any) -> None:
         s: Any = self
@@ -199,6 +220,10 @@ class ProposalMixin:
 
     def _received_proposal(self, data: Any) -> None:
         s: Any = self
+        if self._local_done_call is not None:  # our re-INVITE ended in this same turn (glare)
+            call, answer = self._local_done_call
+            call.cancel()
+            self._local_done(*answer)
         remote = s._invitation.sdp.proposed_remote
         if s.state != "connected" or remote is None:
             s._invitation.send_response(488 if remote is None else 500)
@@ -207,7 +232,8 @@ class ProposalMixin:
 
         new = [i for i, media in enumerate(remote.media) if media.port != 0 and
                (i >= len(s._slots) or not hasattr(s._slots[i], "get_local_media"))]  # fmt: skip
-        candidates = streams_from_offer(s.account, remote, new) if new else {}
+        registry = getattr(s.manager, "registry", None)  # the manager's, as for the first offer
+        candidates = streams_from_offer(s.account, remote, new, registry) if new else {}
         if candidates:
             s._move("proposal_received")
             for index, stream in candidates.items():
@@ -273,6 +299,8 @@ class ProposalMixin:
         s: Any = self
         pending = self._pending_remote
         self._pending_remote = None
+        if s.state in ("terminating", "terminated"):
+            return  # ended in the meantime: the streams are gone
         local, remote = s._invitation.sdp.active_local, s._invitation.sdp.active_remote
         if pending is None:  # the peer cancelled its re-INVITE
             if s.state == "received_proposal":
@@ -285,6 +313,7 @@ class ProposalMixin:
                     reason="Request Terminated",
                     streams=streams,
                 )
+            self._apply_pending_hold()
             return
         kind, streams, extra = pending
         self._remote_new = []
@@ -295,6 +324,7 @@ class ProposalMixin:
             now = [st.on_hold_by_remote for st in s.streams if st.hold_supported]
             if now != extra:
                 self._post_hold("remote")
+            self._apply_pending_hold()
         elif kind == "add":
             self._update_streams(local, remote)
             self._start_added(streams, "remote", local, remote)

@@ -17,9 +17,12 @@ from sipsimple.core.sip.headers import ContactHeader, FromHeader, Header, RouteH
 from sipsimple.notification import Notification, NotificationCenter, NotificationData
 from sipsimple.util import ISOTimestamp
 
+from ._conference import ConferenceHandler, is_focus_contact
 from ._proposals import ProposalMixin
 from ._sdp import answer_sdp, offer_sdp, stream_is_rejected
 from ._state import SessionStateError, check
+from ._transactions import TransactionTracker
+from ._transfer import TransferHandler
 from ._waiter import StreamBarrier, StreamFailure
 
 __all__ = ["Session", "SessionStateError"]
@@ -51,10 +54,10 @@ class Session(ProposalMixin):
         self.remote_user_agent: str | None = None
         self.streams: list[Any] = []
         self.proposed_streams: list[Any] | None = None
-        self.conference: Any = None  # ConferenceHandler: a later slice
+        self.conference: Any = None  # a ConferenceHandler when the session is with a focus
         self.subject: str | None = None
         self.replaced_session: Any = None
-        self.transfer_handler: Any = None  # transfer: a later slice
+        self.transfer_handler: Any = None  # a TransferHandler once the session started
         self.transfer_info: Any = None
         self.greenlet: Any = None
         self._invitation: Any = None
@@ -65,6 +68,8 @@ class Session(ProposalMixin):
         self._connect_args: dict[str, Any] = {}
         self._ending_originator = "local"
         self._hold_wanted: bool | None = None
+        self._transactions = TransactionTracker()
+        self._sdp_error: str | None = None  # the last failed offer/answer exchange's reason
         self._init_proposals()
 
     def __repr__(self) -> str:
@@ -211,6 +216,8 @@ class Session(ProposalMixin):
         self._slots = [slot if slot not in proposed or slot in streams else None for slot in self._slots]
         self.proposed_streams = streams
         self._accept_headers = list(extra_headers or ())
+        if is_focus:  # RFC 4579 §3: our Contact says we are the conference focus
+            self._invitation.mark_local_contact_focus()
         self._initialize(streams, "incoming", self._accept_initialized)
 
     def _accept_initialized(self, failure: StreamFailure | None) -> None:
@@ -225,8 +232,16 @@ class Session(ProposalMixin):
             )
             return
         remote = self._invitation.sdp.proposed_remote
+        try:
+            answer = answer_sdp(self._address(), remote, self._slots)
+        except Exception as error:  # a stream that cannot answer the offer (e.g. its SRTP keys)
+            reason = getattr(error, "reason", None) or str(error) or type(error).__name__
+            self._invitation.send_response(488, "Not Acceptable Here")
+            self._fail(
+                code=488, reason="Not Acceptable Here", failure_reason=f"media stream failed: {reason}"
+            )
+            return
         self._post("SIPSessionWillStart")
-        answer = answer_sdp(self._address(), remote, self._slots)
         self._invitation.send_response(200, sdp=answer, extra_headers=self._accept_headers)
 
     def reject(self, code: int = 603, reason: str | None = None) -> None:
@@ -244,11 +259,18 @@ class Session(ProposalMixin):
             center.discard_observer(self, sender=self._invitation)
         self._invitation = invitation
         center.add_observer(self, name="SIPInvitationChangedState", sender=invitation)
+        center.add_observer(self, name="SIPInvitationGotSDPUpdate", sender=invitation)
 
     def handle_notification(self, notification: Notification) -> None:
         if notification.sender is not self._invitation:
             return
         data: Any = notification.data
+        if notification.name == "SIPInvitationGotSDPUpdate":
+            self._sdp_error = None if data.succeeded else data.error
+            return
+        completed = self._transactions.feed(data, self.direction)
+        if completed is not None:
+            self._post("SIPSessionDidProcessTransaction", **completed)
         if data.state == "connected" and data.prev_state == "connected":
             self._sub_state_changed(data)
         elif data.state == "early" and self.direction == "outgoing":
@@ -276,7 +298,12 @@ class Session(ProposalMixin):
         if self.state not in ("connecting", "accepting"):
             return
         local, remote = self._invitation.sdp.active_local, self._invitation.sdp.active_remote
+        if remote is None and self._sdp_error is not None:  # the core ACKs, then BYEs (RFC 3261 §13.2.2.4)
+            self._fail(code=0, reason=None, failure_reason=f"SDP negotiation failed: {self._sdp_error}")
+            return
         wanted = [s for s in self.proposed_streams or () if not stream_is_rejected(remote, self._index(s))]
+        if self.conference is None and is_focus_contact(self._invitation.remote_contact):
+            self.conference = ConferenceHandler(self)  # RFC 4579 §3: the peer is a focus
         for stream in self.proposed_streams or ():
             if stream not in wanted:
                 index = self._index(stream)
@@ -299,7 +326,10 @@ class Session(ProposalMixin):
             self.streams = wanted
             self.proposed_streams = None
             self.start_time = ISOTimestamp.now()
+            self.transfer_handler = TransferHandler(self)
             self._post("SIPSessionDidStart", streams=list(wanted))
+            if self.replaced_session is not None:  # RFC 3891: the new session takes its place
+                self.replaced_session.end()
             self._apply_pending_hold()
 
         self._barrier = StreamBarrier(
@@ -313,6 +343,14 @@ class Session(ProposalMixin):
         if self.state == "connecting" and self._may_fail_over(data):
             log.info("%r: route failed (%s %s), trying the next one", self, data.code, data.reason)
             self._send_invite()
+            return
+        answered = data.method == "BYE" and data.prev_state in ("connecting", "connected")
+        if self.start_time is None and self.state != "terminating" and answered:
+            # the peer hung up a call that was answered before its streams started (a BYE
+            # before the ACK, RFC 3261 §15): an end, not a failure, as in the reference
+            self._move("end")
+            self._post("SIPSessionWillEnd")
+            self._finish_end(data.originator, data.disconnect_reason or "user request")
             return
         if self.state in ("connecting", "incoming", "accepting") or self.start_time is None:
             self._fail_from_invitation(data)
@@ -406,6 +444,9 @@ class Session(ProposalMixin):
 
     def _unwatch(self) -> None:
         NotificationCenter().discard_observer(self, name="SIPInvitationChangedState", sender=self._invitation)
+        NotificationCenter().discard_observer(self, name="SIPInvitationGotSDPUpdate", sender=self._invitation)
+        if self.transfer_handler is not None:
+            self.transfer_handler.stop()
         self._manager_remove()
 
     # -- the SessionManager's list ---------------------------------------------------------------
@@ -420,16 +461,26 @@ class Session(ProposalMixin):
         if self.manager is not None:
             self.manager._remove(self)
 
-    # -- later slices ----------------------------------------------------------------------------
+    # -- transfer (_transfer.py) ----------------------------------------------------------------
 
     def transfer(self, target_uri: Any, replaced_session: Any = None) -> None:
-        raise NotImplementedError("call transfer is not implemented yet (docs/session.md)")
+        """Ask the peer to call ``target_uri`` (blind transfer) or, with ``replaced_session``
+        (our session with the target), to take that session's place (attended transfer)."""
+        self._transfer_handler().transfer(target_uri, replaced_session)
 
     def accept_transfer(self) -> None:
-        raise NotImplementedError("call transfer is not implemented yet (docs/session.md)")
+        """Accept the peer's transfer request: a new outgoing session to the target is made."""
+        self._transfer_handler().accept_transfer()
 
     def reject_transfer(self, code: int = 486, reason: str | None = None) -> None:
-        raise NotImplementedError("call transfer is not implemented yet (docs/session.md)")
+        """Refuse the peer's transfer request with ``code``."""
+        self._transfer_handler().reject_transfer(code, reason)
+
+    def _transfer_handler(self) -> TransferHandler:
+        if self.transfer_handler is None or self.state in ("terminating", "terminated"):
+            raise SessionStateError(f"no transfer in state {self.state!r}: the session has not started")
+        handler: TransferHandler = self.transfer_handler
+        return handler
 
 
 def _text(value: Any) -> str | None:

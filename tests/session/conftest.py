@@ -89,3 +89,37 @@ def bob_manager(
     manager = SessionManagerBase(engine=bob_engine, account_manager=Accounts(bob), registry=registry)
     manager.start()
     return manager
+
+
+# -- a third endpoint (the transfer tests) ------------------------------------------------------
+
+
+@pytest.fixture
+def carol_engine(loop: Loop) -> Iterator[SIPEngine]:
+    engine = _engine(loop)
+    yield engine
+    loop.wait(engine.stop())
+
+
+@pytest.fixture
+def carol(carol_engine: SIPEngine) -> StandInAccount:
+    return StandInAccount("carol", carol_engine)
+
+
+@pytest.fixture
+def carol_manager(
+    carol_engine: SIPEngine, carol: StandInAccount, registry: MediaStreamRegistryBase
+) -> SessionManagerBase:
+    manager = SessionManagerBase(engine=carol_engine, account_manager=Accounts(carol), registry=registry)
+    manager.start()
+    return manager
+
+
+@pytest.fixture
+def alice_manager(
+    alice_engine: SIPEngine, alice: StandInAccount, registry: MediaStreamRegistryBase
+) -> SessionManagerBase:
+    """A manager on alice's engine, so that the sessions a transfer makes there are listed."""
+    manager = SessionManagerBase(engine=alice_engine, account_manager=Accounts(alice), registry=registry)
+    manager.start()
+    return manager

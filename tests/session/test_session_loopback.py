@@ -36,7 +36,15 @@ def named(recorder, name, sender):
 
 
 def session_names(recorder, sender):
-    return [n.name for n in recorder.notifications if n.sender is sender and n.name.startswith("SIPSession")]
+    """The session's notifications in order, without the per-transaction reports (the catalogue
+    test checks those)."""
+    return [
+        n.name
+        for n in recorder.notifications
+        if n.sender is sender
+        and n.name.startswith("SIPSession")
+        and n.name != "SIPSessionDidProcessTransaction"
+    ]
 
 
 def connected_pair(loop, alice, bob_engine, bob_manager):
@@ -212,3 +220,24 @@ def test_the_manager_stop_ends_live_sessions(loop, alice, bob_engine, bob_manage
     bob_manager.stop()
     loop.run_until(lambda: caller.state == "terminated" and callee.state == "terminated", what="ended")
     assert named(recorder, "SIPSessionDidEnd", callee)[0].originator == "local"
+
+
+def test_a_stream_that_cannot_write_the_answer_fails_the_session_with_488_instead_of_hanging(
+    loop, alice, bob_engine, bob_manager, recorder
+):
+    """Found with baresip: a stream whose get_local_media raises while the answer is built (an SRTP
+    offer it cannot take) used to leave the session in 'accepting' with the INVITE unanswered."""
+    caller = call(loop, alice, bob_engine, [FakeStream()])
+    callee = incoming(loop, bob_manager)
+    (stream,) = callee.proposed_streams
+
+    def refuse(remote_sdp=None, index=0):
+        raise ValueError("no usable crypto line")
+
+    stream.get_local_media = refuse
+    callee.accept([stream])
+    loop.run_until(lambda: caller.state == "terminated" and callee.state == "terminated", what="the 488")
+    failed = named(recorder, "SIPSessionDidFail", callee)[0]
+    assert (failed.code, failed.failure_reason) == (488, "media stream failed: no usable crypto line")
+    assert named(recorder, "SIPSessionDidFail", caller)[0].code == 488
+    assert not named(recorder, "SIPSessionWillStart", callee)

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from zope.interface import implementer
+
 from sipsimple.core.sdp import SDPAttribute, SDPMediaStream
 from sipsimple.notification import NotificationCenter, NotificationData
-from sipsimple.streams import MediaStreamRegistrar, UnknownStreamError
+from sipsimple.streams import IMediaStream, UnknownStreamError
 from sipsimple.util import ISOTimestamp
 
 
-class FakeStream(metaclass=MediaStreamRegistrar):
+@implementer(IMediaStream)
+class FakeStream:
+    """Not made with MediaStreamRegistrar on purpose: importing it must not put a fake stream in
+    the process-wide MediaStreamRegistry, which the interop tests' SIPApplication uses (the tests
+    that want it give a registry of their own)."""
+
     type = "fakeaudio"
     priority = 5
     port = 40000

@@ -238,6 +238,28 @@ def test_new_from_sdp_refuses_other_media_and_audio_without_a_common_codec():
     assert isinstance(stream, AudioStream)
 
 
+def test_new_from_sdp_refuses_an_srtp_offer_the_account_s_key_negotiation_cannot_take():
+    """baresip with ``mediaenc=srtp-mand`` calling an account without encryption: the offer is
+    refused here (the SessionManager answers 488) instead of failing later when the answer is
+    written; with SDES enabled the same offer makes a stream."""
+    from sipsimple.core.sdp import SDPAttribute, SDPConnection, SDPMediaStream, SDPSession
+
+    key = "inline:" + "A" * 40
+    line = SDPMediaStream(
+        "audio", 4000, "RTP/SAVP", formats=["0"],
+        attributes=[SDPAttribute("rtpmap", "0 PCMU/8000"), SDPAttribute("crypto", f"1 AES_CM_128_HMAC_SHA1_80 {key}")],
+    )  # fmt: skip
+    offer = SDPSession("127.0.0.1", connection=SDPConnection("127.0.0.1"), media=[line])
+
+    def account(enabled: bool) -> SimpleNamespace:
+        encryption = SimpleNamespace(enabled=enabled, key_negotiation="sdes_optional")
+        return SimpleNamespace(rtp=SimpleNamespace(audio_codec_list=None, encryption=encryption))
+
+    with pytest.raises(InvalidStreamError, match="encryption is disabled"):
+        AudioStream.new_from_sdp(account(False), offer, 0)
+    assert isinstance(AudioStream.new_from_sdp(account(True), offer, 0), AudioStream)
+
+
 # -- calls on loopback -------------------------------------------------------------------------------
 
 

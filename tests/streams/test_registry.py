@@ -14,8 +14,16 @@ def test_the_fake_stream_implements_every_method_of_the_interface():
 
 
 def test_the_registrar_metaclass_registers_the_class_in_the_singleton():
-    assert FakeStream in MediaStreamRegistry()
-    assert MediaStreamRegistry() is MediaStreamRegistry()
+    class Registered(FakeStream, metaclass=MediaStreamRegistrar):
+        type = "registered"
+
+    try:
+        assert Registered in MediaStreamRegistry()
+        assert IMediaStream.implementedBy(Registered)
+        assert FakeStream not in MediaStreamRegistry()  # a plain class stays out
+        assert MediaStreamRegistry() is MediaStreamRegistry()
+    finally:
+        MediaStreamRegistry().remove(Registered)
 
 
 def test_the_registry_iterates_by_descending_priority_and_keeps_a_class_once():
@@ -30,8 +38,6 @@ def test_the_registry_iterates_by_descending_priority_and_keeps_a_class_once():
     for cls in (Low, High, FakeStream, High):
         registry.add(cls)
     assert list(registry) == [High, FakeStream, Low]
-    MediaStreamRegistry().remove(Low)
-    MediaStreamRegistry().remove(High)
 
 
 def test_a_class_without_a_type_is_an_abstract_base_and_is_not_registered():

@@ -4,18 +4,22 @@ Life cycle (the Session drives it, see docs/streams.md): ``initialize`` binds th
 builds the AudioTransport, ``get_local_media`` writes our ``m=audio``, ``start`` starts the stream
 port and puts the stream in its bridge, ``update`` applies re-INVITEs (hold, codec switch),
 ``end`` takes it out and closes the socket. The stream is an IAudioPort whose two slots are the
-AudioTransport's one slot; while it is started and not on hold it is a member of ``bridge``.
+AudioTransport's one slot; while it is started and not on hold it is a member of ``bridge``,
+or, when it was given none, wired to the SIPApplication's voice bridge from outside (``_attach``):
+each call hears the local party and is heard by it, calls do not hear each other.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import datetime
 from typing import Any
 
 from zope.interface import implementer
 
-from sipsimple.audio import IAudioPort, WaveRecorder, post_slots_changed
+from sipsimple.audio import AudioBridge, IAudioPort, WaveRecorder, post_slots_changed
+from sipsimple.core._errors import SIPCoreError
 from sipsimple.core.media.audio_transport import AudioTransport, AudioTransportError
 from sipsimple.notification import Notification, NotificationCenter, NotificationData
 from sipsimple.streams import InvalidStreamError, MediaStreamRegistrar, UnknownStreamError
@@ -36,8 +40,9 @@ def _remote_holds(remote_sdp: Any, index: int) -> bool:
 
 @implementer(IAudioPort)
 class AudioStream(metaclass=MediaStreamRegistrar):
-    """Audio over RTP. ``mixer`` and ``bridge`` default (at ``initialize``) to the running
-    SIPApplication's voice mixer and bridge; ``engine`` to the account's; ``codecs``,
+    """Audio over RTP. ``mixer`` defaults (at ``initialize``) to the running SIPApplication's
+    voice mixer; without a ``bridge`` the stream is wired to its voice bridge as an outside party
+    (a recording gives the stream a bridge of its own); ``engine`` to the account's; ``codecs``,
     ``srtp_mode``, ``port_range`` and ``rtp_timeout`` to the account's and SIPSimpleSettings.rtp.
     Everything runs on the Twisted thread."""
 
@@ -56,6 +61,7 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         port_range: Any = None,
         rtp_timeout: int | None = None,
         local_address: str | None = None,
+        clock: Any = None,
     ) -> None:
         self.mixer = mixer
         self.bridge = bridge
@@ -65,6 +71,7 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         self.port_range = port_range
         self.rtp_timeout = rtp_timeout
         self.local_address = local_address
+        self.clock = clock  # the RTPTransport's clock (timeouts, RTCP); None: the monotonic clock
         self.session: Any = None
         self.on_hold_by_local = False
         self.on_hold_by_remote = False
@@ -76,21 +83,28 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         self._ended = False
         self._deactivated = False
         self._observing = False
+        self._local_party: Any = None  # the application's voice bridge, when no bridge was given
+        self._attached: set[tuple[int, int]] = set()  # our mixer connections to the local party
+        self._own_bridge: AudioBridge | None = None  # made by start_recording when there was none
+        self._rtp_parameters: tuple[Any, ...] | None = None
 
     # -- IMediaStream: class side -----------------------------------------------------------------
 
     @classmethod
     def new_from_sdp(cls, account: Any, remote_sdp: Any, stream_index: int) -> AudioStream:
         """A stream for an ``m=audio`` RTP line we have a codec for. Another media type is an
-        UnknownStreamError; audio we cannot take (not RTP, port 0, no common codec) an
-        InvalidStreamError (the SessionManager then answers 488 if nothing else is offered)."""
+        UnknownStreamError; audio we cannot take (not RTP, port 0, no common codec, SRTP keys the
+        account's key negotiation refuses) an InvalidStreamError (the SessionManager then answers
+        488 if nothing else is offered)."""
         media = remote_sdp.media[stream_index]
         if media.media != "audio":
             raise UnknownStreamError(f"media type {media.media!r} is not audio")
         account = getattr(account, "account", account)  # a Session may be given for its account
         codecs = environment.account_codecs(account)
+        srtp_mode = environment.account_srtp_mode(account)
         try:
-            AudioTransport(None, None, remote_sdp, stream_index, codecs=codecs)
+            probe = AudioTransport(None, None, remote_sdp, stream_index, codecs=codecs, srtp_mode=srtp_mode)
+            probe.validate_offer(remote_sdp, stream_index)  # an RTP/SAVP offer without SRTP here: 488
         except AudioTransportError as error:
             raise InvalidStreamError(error.reason) from None
         stream = cls(codecs=codecs)
@@ -193,13 +207,13 @@ class AudioStream(metaclass=MediaStreamRegistrar):
     def _setup(self, account: Any) -> None:
         from sipsimple.core.media._stream import RTPTransport, default_io_thread
 
+        engine = self.engine = self.engine if self.engine is not None else environment.engine_of(account)
         if self.mixer is None:
-            self.mixer, app_bridge = environment.application_audio()
+            self.mixer, app_bridge = environment.application_audio(engine)
             if self.bridge is None:
-                self.bridge = app_bridge
+                self._local_party = app_bridge  # heard and hearing from outside: see _attach()
         if self.mixer is None:
             raise AudioTransportError("there is no audio mixer (the SIPApplication is not running)")
-        engine = self.engine = self.engine if self.engine is not None else environment.engine_of(account)
         if self.port_range is None or self.rtp_timeout is None:
             port_range, timeout = environment.rtp_settings()
             self.port_range = port_range if self.port_range is None else self.port_range
@@ -210,7 +224,11 @@ class AudioStream(metaclass=MediaStreamRegistrar):
             self.srtp_mode = environment.account_srtp_mode(account)
         address = self.local_address or engine.ip_address or "127.0.0.1"
         self._rtp = RTPTransport(
-            address, self.port_range, io_thread=default_io_thread(), event_queue=engine.media_event_queue
+            address,
+            self.port_range,
+            io_thread=default_io_thread(),
+            event_queue=engine.media_event_queue,
+            clock=self.clock,
         )
         self._audio = AudioTransport(self.mixer, self._rtp, codecs=self.codecs, srtp_mode=self.srtp_mode)
         self._observe(True)
@@ -232,6 +250,8 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         self.on_hold_by_remote = _remote_holds(remote_sdp, stream_index)
         post_slots_changed(self, None, self._audio.slot, None, self._audio.slot)
         self._follow_bridge()
+        self._rtp_parameters = self._current_rtp_parameters()
+        self._post("AudioStreamDidChangeRTPParameters")
         self._post("MediaStreamDidStart")
 
     def validate_update(self, remote_sdp: Any, stream_index: int) -> bool:
@@ -239,7 +259,10 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         if media.media != "audio" or media.port == 0:
             return False
         try:
-            AudioTransport(self.mixer, self._rtp, remote_sdp, stream_index, codecs=self.codecs)
+            if self._audio is not None:
+                self._audio.validate_offer(remote_sdp, stream_index)  # codecs and SRTP keys
+            else:
+                AudioTransport(self.mixer, self._rtp, remote_sdp, stream_index, codecs=self.codecs)
         except AudioTransportError:
             return False
         return True
@@ -250,8 +273,14 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         if self._audio is None or not self._started:
             return
         old_slot = self._audio.slot
+        self._attach(False)  # while the old slot is ours; _follow_bridge() below wires the new one
         self._audio.update_sdp(local_sdp, remote_sdp, stream_index)
+        self._follow_bridge()
         post_slots_changed(self, old_slot, self._audio.slot, old_slot, self._audio.slot)
+        parameters = self._current_rtp_parameters()
+        if parameters != self._rtp_parameters:
+            self._rtp_parameters = parameters
+            self._post("AudioStreamDidChangeRTPParameters")
         held = _remote_holds(remote_sdp, stream_index)
         if held != self.on_hold_by_remote:
             self.on_hold_by_remote = held
@@ -291,6 +320,10 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         if self._recorder is not None:
             self.stop_recording()
         self._leave_bridge()
+        if self._own_bridge is not None:  # its slots and connections go with it now, not at a GC
+            if self._local_party in self._own_bridge:
+                self._own_bridge.remove(self._local_party)
+            self.bridge = self._own_bridge = None
         self._observe(False)
         if self._audio is not None:
             old_slot = self._audio.slot
@@ -318,6 +351,12 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         if self._recorder is not None:
             return
         name = os.fspath(filename) if filename is not None else self._default_recording_name()
+        if self.bridge is None and self._local_party is not None:
+            # the recording mixes the peer and the local party: the call gets a bridge of its own
+            self._leave_bridge()
+            self.bridge = self._own_bridge = AudioBridge(self.mixer)
+            self._own_bridge.add(self._local_party)
+            self._follow_bridge()
         self._post("AudioStreamWillStartRecordingAudio", filename=name)
         recorder = WaveRecorder(self.mixer, name)
         try:
@@ -351,17 +390,50 @@ class AudioStream(metaclass=MediaStreamRegistrar):
 
     # -- internals --------------------------------------------------------------------------------
 
+    def _current_rtp_parameters(self) -> tuple[Any, ...]:
+        """What AudioStreamDidChangeRTPParameters reports a change of (codec, rate, addresses, SRTP)."""
+        audio = self._audio
+        if audio is None:
+            return ()
+        keys = audio.srtp_keys
+        return (
+            audio.codec, audio.sample_rate, audio.ptime, self.remote_rtp_address_sdp,
+            self.remote_rtp_port_sdp, audio.srtp_active, None if keys is None else keys.local_key,
+            None if keys is None else keys.remote_key,
+        )  # fmt: skip
+
     def _follow_bridge(self) -> None:
-        """In the bridge while started and not on hold, out of it otherwise."""
+        """In the bridge (or attached to the local party) while started and not on hold, out of
+        it otherwise."""
         if self.is_started and not self.on_hold:
             if self.bridge is not None and self not in self.bridge:
                 self.bridge.add(self)
+            self._attach(self.bridge is None)
         else:
             self._leave_bridge()
 
     def _leave_bridge(self) -> None:
+        self._attach(False)
         if self.bridge is not None and self in self.bridge:
             self.bridge.remove(self)
+
+    def _attach(self, attach: bool) -> None:
+        """Without a bridge of its own the stream is wired straight to the application's voice
+        bridge, as an outside party: two mixer connections (our slot to its input, its output to
+        our slot) and no slot or observer of a bridge per call. The calls hear the local party
+        (the device, what the application plays in its voice bridge) and are heard by it, but not
+        each other; a bridge holding every call would cost N² connections."""
+        party, slot = self._local_party, None if self._audio is None else self._audio.slot
+        wanted: set[tuple[int, int]] = set()
+        if attach and party is not None and slot is not None:
+            ends = ((slot, party.consumer_slot), (party.producer_slot, slot))
+            wanted = {pair for pair in ends if None not in pair}
+        for pair in self._attached - wanted:
+            with contextlib.suppress(SIPCoreError):  # a freed slot took the connection with it
+                self.mixer.disconnect_slots(*pair)
+        for pair in wanted - self._attached:
+            self.mixer.connect_slots(*pair)
+        self._attached = wanted
 
     def _observe(self, observe: bool) -> None:
         if observe == self._observing:

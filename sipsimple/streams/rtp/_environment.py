@@ -19,8 +19,15 @@ def engine_of(account: Any) -> Any:
     return engine
 
 
-def application_audio() -> tuple[Any, Any]:
-    """The voice mixer and voice bridge of the SIPApplication (None, None before it started)."""
+def application_audio(engine: Any = None) -> tuple[Any, Any]:
+    """The voice mixer and voice bridge of the application running on ``engine`` (any
+    SIPApplicationBase, not only the singleton), else of the SIPApplication; (None, None) when
+    neither has started."""
+    from sipsimple.application_audio import running_audio
+
+    audio = None if engine is None else running_audio(engine)
+    if audio is not None:
+        return audio.voice_audio_mixer, audio.voice_audio_bridge
     from sipsimple.application import SIPApplication
 
     application = SIPApplication()
