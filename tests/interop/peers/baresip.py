@@ -148,7 +148,9 @@ class Baresip:
     ``account``: a user name (its password comes from ``registrar.users``), a :class:`User`, or a
     complete baresip account line (``<sip:...>;auth_pass=...``). With a ``registrar`` the account
     registers through it (``outbound`` proxy, ``transport`` udp or tcp); without one it does not
-    register (``regint=0``) and is reached directly at :attr:`uri`.
+    register (``regint=0``) and is reached directly at :attr:`uri`. ``config`` names the template
+    under configs/baresip (``config-audio``: a WAV source and recordings, see that file) and
+    ``config_values`` fills its extra ``@NAME@`` placeholders.
     """
 
     def __init__(
@@ -162,6 +164,8 @@ class Baresip:
         account_params: Mapping[str, str] | None = None,
         dns_server: tuple[str, int] | None = None,
         rtp_ports: tuple[int, int] = (20000, 20999),
+        config: str = "config",
+        config_values: Mapping[str, str] | None = None,
     ) -> None:
         self.binary = require_binary("baresip", "baresip-core")
         self.workdir = workdir
@@ -189,6 +193,8 @@ class Baresip:
             self.account_line = f"<{account.uri}>;" + ";".join(f"{k}={v}" for k, v in params.items())
         self.dns_server = dns_server or (LOOPBACK, free_port(socket.SOCK_DGRAM))
         self.rtp_ports = rtp_ports
+        self.config_template = config  # a file under configs/baresip (``config-audio``: aufile, sndfile)
+        self.config_values = dict(config_values or {})  # its other @NAME@ placeholders
         self.process = ManagedProcess(
             "baresip", [self.binary, "-s", "-f", workdir / "config"], workdir / "baresip.log", cwd=workdir
         )
@@ -254,8 +260,9 @@ class Baresip:
             "RTP_PORTS": f"{self.rtp_ports[0]}-{self.rtp_ports[1]}",
             "MODULE_PATH": MODULE_PATH,
             "DNS_SERVER": f"{self.dns_server[0]}:{self.dns_server[1]}",
+            **self.config_values,
         }
-        text = (CONFIGS / "baresip" / "config").read_text()
+        text = (CONFIGS / "baresip" / self.config_template).read_text()
         for key, value in values.items():
             text = text.replace(f"@{key}@", value)
         (config_dir / "config").write_text(text)
