@@ -1,7 +1,7 @@
 """The README's main job: a real audio call between two sipsimple processes on loopback.
 
     python -m sipsimple.demo [--seconds S] [--codec NAME] [--no-srtp]
-    python -m sipsimple.demo --to sip:user@host [--account ID --password P --proxy HOST[:PORT]]
+    python -m sipsimple.demo --to sip:user@host [--account ID --password P --proxy HOST[:PORT][;transport=T]]
 
 ``caller`` (this process) starts ``callee`` (``python -m sipsimple.demo.callee``) as a second
 process, calls it with SDES-SRTP, plays a generated multi-tone WAV into the call, holds, unholds,

@@ -4,8 +4,10 @@ ends, stops the callee, and prints both timelines and a result line (docs/demo.m
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import queue
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +24,7 @@ DTMF = "123#"
 DEFAULT_CODECS = ["G722", "PCMU"]  # a short list keeps the SRTP offer well inside one UDP datagram
 SOURCE_SECONDS = 3.0
 QUALITY_START, QUALITY_LENGTH = 0.5, 1.0  # the compared window, seconds into the source
+ANSWER_SECONDS = 40  # the wait for the call to be answered: longer than an INVITE lives (Timer B, 32 s)
 SHOWN = {
     "SIPSessionNewOutgoing", "SIPSessionGotRingIndication", "SIPSessionGotProvisionalResponse",
     "SIPSessionWillStart", "SIPSessionDidStart", "SIPSessionDidFail", "SIPSessionWillEnd",
@@ -114,11 +117,20 @@ class Callee:
 
 @dataclass
 class Outcome:
+    """What the call measured. ``remote``: the call went to ``--to``, so there is no callee of ours
+    to report what it heard; the line then gives our own RTP figures instead of the quality one."""
+
+    remote: bool = False
     codec: str = "?"
     srtp: bool = False
     duration: float = 0.0
     lost: int = 0
     expected: int = 0
+    sent: int = 0
+    received: int = 0
+    jitter: float | None = None  # ms, our estimate of the far end's packets (RFC 3550 A.8)
+    rtt: float | None = None  # ms, average round trip from RTCP reports (RFC 3550 6.4.1)
+    peer_lost: int | None = None  # our packets the far end reports lost (its RTCP receiver report)
     recording: str = ""
     correlation: float | None = None
     snr: float | None = None
@@ -130,16 +142,24 @@ class Outcome:
         return 100.0 * max(self.lost, 0) / self.expected if self.expected else 0.0
 
     def line(self) -> str:
+        head = f"result: codec={self.codec} srtp={'yes' if self.srtp else 'no'} duration={self.duration:.1f}s"
+        loss = f"lost={self.lost}/{self.expected} ({self.loss_percent:.1f}%)"
+        if self.remote:
+            return (
+                f"{head} sent={self.sent} received={self.received} {loss} jitter={_ms(self.jitter)} "
+                f"rtt={_ms(self.rtt)} peer-lost={'-' if self.peer_lost is None else self.peer_lost} "
+                f"dtmf-sent={self.dtmf or '-'} quality=n/a"
+            )
         quality = (
             "n/a"
             if self.correlation is None
             else f"correlation {self.correlation:.3f}, SNR {self.snr:.1f} dB"
         )
-        return (
-            f"result: codec={self.codec} srtp={'yes' if self.srtp else 'no'} duration={self.duration:.1f}s "
-            f"lost={self.lost}/{self.expected} ({self.loss_percent:.1f}%) dtmf={self.dtmf or '-'} "
-            f"quality={quality} recording={self.recording or '-'}"
-        )
+        return f"{head} {loss} dtmf={self.dtmf or '-'} quality={quality} recording={self.recording or '-'}"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}ms"
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -173,6 +193,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo FAILED: {error}", flush=True)
         return 1
     print(outcome.line(), flush=True)
+    if outcome.remote:
+        step(
+            "no quality figure: it compares what the far end heard with the source, and only the "
+            "local callee (run without --to) records that and reports it back"
+        )
+        if outcome.rtt is None:
+            step(
+                "no rtt/peer-lost: the far end sent no RTCP report on our packets during the call "
+                "(some peers send them seldom or never; a longer --seconds gives them more time)"
+            )
     if outcome.problems:
         print("demo FAILED: " + "; ".join(outcome.problems), flush=True)
         return 1
@@ -180,18 +210,114 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _route_of(proxy: str) -> Any:
-    """``host[:port][;transport=T]`` as a Route."""
-    from sipsimple.lookup import Route
+# -- where the call goes --------------------------------------------------------------------------
 
-    address, _, parameters = proxy.partition(";")
+
+def _split_proxy(proxy: str) -> tuple[str, int | None, str]:
+    """``[sip:]host[:port][;transport=T]`` as (host, port, transport); an IPv6 host in brackets."""
+    address, _, parameters = proxy.removeprefix("sip:").partition(";")
     transport = "udp"
     for parameter in parameters.split(";"):
         name, _, value = parameter.partition("=")
         if name.strip().lower() == "transport" and value:
             transport = value.strip().lower()
-    host, _, port = address.rpartition(":") if address.count(":") == 1 else (address, "", "")
-    return Route(host, int(port) if port else None, transport)
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        port = rest.removeprefix(":")
+    else:
+        host, _, port = address.rpartition(":") if address.count(":") == 1 else (address, "", "")
+    try:
+        return host, (int(port) if port else None), transport
+    except ValueError:
+        raise DemoError(f"--proxy {proxy!r}: the port is not a number") from None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def local_address_towards(host: str | None) -> str | None:
+    """The address of ours that the system would send from to reach ``host`` (an IP literal; a UDP
+    socket's connect() picks it without sending anything); None when ``host`` is a name or has no
+    route. None lets the application choose the host's default address."""
+    if host is None or not _is_ip(host):
+        return None
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((host, 9))
+            return str(probe.getsockname()[0])
+    except OSError:
+        return None
+
+
+def _routes(args: argparse.Namespace, endpoint: Endpoint, target: Any) -> list[Any]:
+    """The proxy's route (an IP literal as it is, a name through RFC 3263), else the routes of an
+    RFC 3263 lookup of the target's host."""
+    from sipsimple.core.sip.uri import SIPURI
+    from sipsimple.lookup import DNSLookup, Route
+
+    if args.proxy:
+        host, port, transport = _split_proxy(args.proxy)
+        if _is_ip(host):
+            return [Route(host, port, transport)]
+        uri = SIPURI(host, port=port, parameters={"transport": transport})
+    else:
+        uri = target
+    step(f"looking up {uri.host} (RFC 3263)")
+    try:
+        routes = endpoint.call(
+            lambda: DNSLookup().lookup_sip_proxy(uri, ["udp", "tcp"]).as_deferred(), timeout=20
+        )
+    except Exception as error:  # the lookup's own errors say what failed
+        raise DemoError(f"no route to {uri.host}: {error}") from None
+    if not routes:
+        raise DemoError(f"no route to {uri.host}")
+    return list(routes)
+
+
+# -- why a call failed ----------------------------------------------------------------------------
+
+#: SIPSessionDidFail code -> what to tell the user ({target}, {account}, {status} are filled in)
+FAILURE_MESSAGES = {
+    401: "authentication failed: the server refused the credentials of {account} ({status}); "
+    "check --account and --password",
+    403: "the server refused the call ({status}): {account} may not call {target}",
+    404: "{target} does not exist ({status})",
+    408: "no final answer to the INVITE ({status}): is the proxy reachable, and is {target} registered?",
+    480: "{target} is not available now ({status}): not registered, or not answering",
+    484: "the server cannot route {target} ({status}): the address is incomplete",
+    486: "{target} is busy ({status})",
+    488: "the far end accepts none of the offered media ({status}): try --codec PCMU, or --no-srtp",
+    503: "{target} could not be reached ({status}): check --proxy, or try again later",
+    603: "{target} declined the call ({status})",
+    604: "{target} does not exist anywhere ({status})",
+    606: "the far end accepts none of the offered media ({status}): try --codec PCMU, or --no-srtp",
+}
+FAILURE_MESSAGES[407] = FAILURE_MESSAGES[401]
+FAILURE_MESSAGES[600] = FAILURE_MESSAGES[486]
+
+
+def failure_message(failure: dict[str, Any], target: str, account: str, password: str | None) -> str:
+    """A sentence a person can act on for SIPSessionDidFail's data (``code``, ``reason``,
+    ``failure_reason``)."""
+    code, reason = failure.get("code") or 0, failure.get("reason")
+    detail = failure.get("failure_reason") or ""
+    status = f"{code} {reason}" if code else detail or "no response"
+    if code in (401, 407) and not password:
+        return f"the server asks for authentication ({status}) and no --password was given for {account}"
+    template = FAILURE_MESSAGES.get(code)
+    if template is None:
+        extra = f" ({detail})" if detail and detail != status else ""
+        return f"the call to {target} failed: {status}{extra}"
+    return template.format(target=target, account=account, status=status)
+
+
+# -- the call -------------------------------------------------------------------------------------
 
 
 def _wait_count(recorder: Recorder, name: str, sender: Any, count: int, timeout: float) -> bool:
@@ -214,28 +340,34 @@ def run(args: argparse.Namespace) -> Outcome:
     signal.write_wav(source_path, source, SAMPLE_RATE)
     srtp = None if args.no_srtp else "sdes_mandatory"
     codecs = args.codec or DEFAULT_CODECS
-    outcome = Outcome(recording=str(record_path) if args.to is None else "")
+    remote = args.to is not None
+    outcome = Outcome(remote=remote, recording="" if remote else str(record_path))
     step(
         f"source: {source_path} ({SOURCE_SECONDS + signal.LEAD_IN:.1f} s, tones {[t for t, _ in signal.TONES]} Hz)"
     )
 
     callee = None
-    if args.to is None:
+    if not remote:
         step("starting the callee process (python -m sipsimple.demo.callee)")
         callee = Callee(record_path, srtp, codecs)
     recorder = Recorder(SHOWN)
     endpoint = Endpoint("sipsimple-demo-caller-")
+    trace = output / "sip-trace.txt"
     try:
         if callee is not None:
             ready = callee.wait_for("ready", timeout=30)
             step(f"callee ready on 127.0.0.1 UDP {ready['udp']} / TCP {ready['tcp']}")
-        endpoint.start(recorder, ip_address="127.0.0.1" if args.to is None else None)
-        account_id = args.account or ("alice@example.test" if args.to is None else "demo@example.invalid")
+            address: str | None = "127.0.0.1"
+        else:
+            address = local_address_towards(_split_proxy(args.proxy)[0] if args.proxy else None)
+        endpoint.start(recorder, ip_address=address, trace=trace)
+        account_id = args.account or ("alice@example.test" if not remote else "demo@example.invalid")
         account = endpoint.make_account(
             account_id, srtp=srtp, codecs=codecs, password=args.password, proxy=args.proxy
         )
         udp, tcp = endpoint.ports
         step(f"caller {account_id} on UDP {udp} / TCP {tcp}; codecs {codecs}; SRTP {srtp or 'off'}")
+        step(f"SIP messages: {trace}")
         _call(args, endpoint, recorder, account, callee, source_path, outcome)
     finally:
         ended = endpoint.stop(recorder)
@@ -246,39 +378,37 @@ def run(args: argparse.Namespace) -> Outcome:
         outcome.problems.append("the caller's application did not end in time")
     if callee is not None:
         _callee_results(callee, source, record_path, outcome, srtp is not None)
+    else:
+        _remote_results(outcome, srtp is not None)
     return outcome
 
 
-def _call(
-    args: argparse.Namespace, endpoint: Endpoint, recorder: Recorder, account: Any, callee: Callee | None,
-    source_path: Path, outcome: Outcome,
-) -> None:  # fmt: skip
-    from sipsimple.audio import WavePlayer
-    from sipsimple.core.sip.headers import ToHeader
+def _target(args: argparse.Namespace, endpoint: Endpoint, callee: Callee | None) -> tuple[Any, list[Any]]:
     from sipsimple.core.sip.uri import SIPURI, parse_uri
-    from sipsimple.lookup import DNSLookup, Route
-    from sipsimple.session import Session
-    from sipsimple.streams.rtp import AudioStream
+    from sipsimple.lookup import Route
 
     if callee is not None:
         ready = callee.wait_for("ready", timeout=1)
         target = SIPURI("127.0.0.1", user=ready["user"], port=ready["udp"])
-        routes = [Route("127.0.0.1", ready["udp"], "udp")]
-    else:
-        try:
-            target = parse_uri(args.to)
-        except Exception as error:
-            raise DemoError(f"--to {args.to!r} is not a SIP URI: {error}") from None
-        if args.proxy:
-            routes = [_route_of(args.proxy)]
-        else:
-            step(f"looking up {target.host} (RFC 3263)")
-            routes = endpoint.call(
-                lambda: DNSLookup().lookup_sip_proxy(target, ["udp", "tcp"]).as_deferred(), timeout=20
-            )
-        if not routes:
-            raise DemoError(f"no route to {args.to}")
+        return target, [Route("127.0.0.1", ready["udp"], "udp")]
+    try:
+        target = parse_uri(args.to)
+    except Exception as error:
+        raise DemoError(f"--to {args.to!r} is not a SIP URI: {error}") from None
+    return target, _routes(args, endpoint, target)
 
+
+def _connect(
+    args: argparse.Namespace, endpoint: Endpoint, recorder: Recorder, account: Any, callee: Callee | None
+) -> tuple[Any, Any]:
+    """Calls the target; returns (session, stream) once the session started, else raises DemoError
+    with the reason. Waits up to ANSWER_SECONDS, longer than an INVITE transaction lives (Timer B,
+    32 s), so a server that never answers is reported as such rather than as a callee that rang."""
+    from sipsimple.core.sip.headers import ToHeader
+    from sipsimple.session import Session
+    from sipsimple.streams.rtp import AudioStream
+
+    target, routes = _target(args, endpoint, callee)
     stream = AudioStream()
 
     def connect() -> Any:
@@ -288,18 +418,30 @@ def _call(
 
     step(f"calling {target} via {[f'{r.address}:{r.port}/{r.transport}' for r in routes]}")
     session = endpoint.call(connect)
-    started = time.monotonic()
-    deadline = started + 30
+    deadline = time.monotonic() + ANSWER_SECONDS
     while time.monotonic() < deadline:
-        if recorder.wait_for("SIPSessionDidFail", session, timeout=0) is not None:
-            failure = recorder.wait_for("SIPSessionDidFail", session, timeout=0) or {}
-            raise DemoError(f"the call failed: {failure.get('code')} {failure.get('reason')} "
-                            f"({failure.get('failure_reason')})")  # fmt: skip
+        failure = recorder.wait_for("SIPSessionDidFail", session, timeout=0)
+        if failure is not None:
+            raise DemoError(failure_message(failure, str(target), account.id, args.password))
         if recorder.wait_for("SIPSessionDidStart", session, timeout=0.1) is not None:
-            break
-    else:
-        endpoint.call(session.end)
-        raise DemoError("the call was not answered within 30 s")
+            return session, stream
+    rang = recorder.wait_for("SIPSessionGotProvisionalResponse", session, timeout=0) is not None
+    endpoint.call(session.end)
+    recorder.wait_for("SIPSessionDidFail", session, timeout=5)
+    if rang:
+        raise DemoError(f"{target} did not answer within {ANSWER_SECONDS} s")
+    raise DemoError(
+        f"nothing answered the call to {target} within {ANSWER_SECONDS} s: is the proxy reachable?"
+    )
+
+
+def _call(
+    args: argparse.Namespace, endpoint: Endpoint, recorder: Recorder, account: Any, callee: Callee | None,
+    source_path: Path, outcome: Outcome,
+) -> None:  # fmt: skip
+    from sipsimple.audio import WavePlayer
+
+    session, stream = _connect(args, endpoint, recorder, account, callee)
     connected = time.monotonic()
     outcome.codec = f"{stream.codec}/{stream.sample_rate}"
     outcome.srtp = bool(stream.srtp_active)
@@ -334,16 +476,36 @@ def _call(
         endpoint.call(stream.send_dtmf, digit)
         time.sleep(0.25)
     time.sleep(max(0.5, seconds - (time.monotonic() - connected)))
-    statistics = stream.statistics or {}
-    if callee is None:  # what we received is all we can measure
-        rx = statistics.get("rx") or {}
-        outcome.lost, outcome.expected = int(rx.get("lost") or 0), int(rx.get("expected") or 0)
+    if callee is None:  # what we sent and received is all we can measure
+        _our_figures(stream.statistics or {}, outcome)
+        outcome.dtmf = DTMF
     step("ending the call")
     endpoint.call(player.stop)
     endpoint.call(session.end)
     if recorder.wait_for("SIPSessionDidEnd", session, timeout=10) is None:
         outcome.problems.append("SIPSessionDidEnd did not come within 10 s")
     outcome.duration = time.monotonic() - connected
+
+
+def _our_figures(statistics: dict[str, Any], outcome: Outcome) -> None:
+    """Our stream's counters (docs/media-stream.md, Statistics) into the outcome."""
+    rx, tx = statistics.get("rx") or {}, statistics.get("tx") or {}
+    outcome.lost, outcome.expected = int(rx.get("lost") or 0), int(rx.get("expected") or 0)
+    outcome.received, outcome.sent = int(rx.get("packets") or 0), int(tx.get("packets") or 0)
+    outcome.jitter = rx.get("jitter")
+    rtt = statistics.get("rtt") or {}
+    outcome.rtt = rtt.get("average")
+    remote = statistics.get("remote")
+    outcome.peer_lost = None if not remote else int(remote.get("cumulative_lost") or 0)
+
+
+def _remote_results(outcome: Outcome, srtp: bool) -> None:
+    if srtp and not outcome.srtp:
+        outcome.problems.append("SRTP was not active")
+    if outcome.sent == 0:
+        outcome.problems.append("we sent no RTP")
+    if outcome.received == 0:
+        outcome.problems.append("no RTP came from the far end (one-way audio: a NAT or firewall?)")
 
 
 def _callee_results(callee: Callee, source: Any, record_path: Path, outcome: Outcome, srtp: bool) -> None:

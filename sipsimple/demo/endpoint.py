@@ -16,13 +16,15 @@ from sipsimple.notification import Notification, NotificationCenter
 SAMPLE_RATE = 16000
 
 
-def seed_settings(storage: Any) -> None:
+def seed_settings(storage: Any, trace_sip: bool = False) -> None:
     """Written before the application loads them: UDP and TCP (an offer that outgrows UDP moves to
-    TCP), no sound devices, a 16 kHz mixer without echo canceller."""
+    TCP), no sound devices, a 16 kHz mixer without echo canceller; ``trace_sip`` turns on the
+    engine's SIPEngineSIPTrace notifications."""
     backend = storage.configuration_backend
     data = backend.load()
     settings = data.setdefault("SIPSimpleSettings", {})
     settings.setdefault("sip", {})["transport_list"] = ["udp", "tcp"]
+    settings.setdefault("logs", {})["trace_sip"] = "true" if trace_sip else "false"
     audio = settings.setdefault("audio", {})
     audio.update(input_device=None, output_device=None, alert_device=None, sample_rate=str(SAMPLE_RATE))
     audio.setdefault("echo_canceller", {})["enabled"] = "false"
@@ -69,6 +71,27 @@ class Recorder:
                 self.lock.wait(remaining)
 
 
+class SIPTraceWriter:
+    """Appends every SIP message the engine sends or receives (SIPEngineSIPTrace) to a text file:
+    a line ``SENT|RECEIVED TRANSPORT SOURCE -> DESTINATION (N bytes)``, then the message."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        path.write_text("")
+
+    def handle_notification(self, notification: Notification) -> None:
+        data: Any = notification.data
+        direction = "RECEIVED" if data.received else "SENT"
+        head = (
+            f"{direction} {str(data.transport).upper()} {data.source_ip}:{data.source_port} -> "
+            f"{data.destination_ip}:{data.destination_port} ({len(data.data)} bytes)"
+        )
+        text = bytes(data.data).decode("utf-8", "replace").replace("\r\n", "\n")
+        with self.lock, self.path.open("a") as out:
+            out.write(f"{head}\n{text.rstrip()}\n\n")
+
+
 def free_port_pair(address: str, attempts: int = 20) -> int:
     """A port number free for both UDP and TCP on ``address`` (just now: another process could
     still take it before the engine binds)."""
@@ -92,18 +115,27 @@ class Endpoint:
         self.directory = tempfile.TemporaryDirectory(prefix=prefix)
         self.application: Any = None
         self.account: Any = None
+        self.trace: SIPTraceWriter | None = None
 
     def start(
-        self, recorder: Recorder, ip_address: str | None = "127.0.0.1", same_port: bool = False
+        self,
+        recorder: Recorder,
+        ip_address: str | None = "127.0.0.1",
+        same_port: bool = False,
+        trace: Path | None = None,
     ) -> None:
         """``same_port``: UDP and TCP on one port number, so a request that outgrows UDP and moves
-        to TCP (RFC 3261 section 18.1.1) reaches the same listener."""
+        to TCP (RFC 3261 section 18.1.1) reaches the same listener. ``trace``: a file for the SIP
+        messages sent and received (:class:`SIPTraceWriter`)."""
         from sipsimple.application import SIPApplication
         from sipsimple.storage import FileStorage
 
         NotificationCenter().add_observer(recorder)
+        if trace is not None:
+            self.trace = SIPTraceWriter(trace)
+            NotificationCenter().add_observer(self.trace, name="SIPEngineSIPTrace")
         storage = FileStorage(Path(self.directory.name))
-        seed_settings(storage)
+        seed_settings(storage, trace_sip=trace is not None)
         self.application = SIPApplication()
         if ip_address is not None:
             self.application.engine_options = {"ip_address": ip_address}
@@ -161,5 +193,7 @@ class Endpoint:
             thread.join(timeout)
         ThreadManager().stop(timeout=timeout)
         NotificationCenter().discard_observer(recorder)
+        if self.trace is not None:
+            NotificationCenter().discard_observer(self.trace, name="SIPEngineSIPTrace")
         self.directory.cleanup()
         return ended
