@@ -1,0 +1,567 @@
+"""Audio calls per second a sipsimple process answers through the middleware, under SIPp.
+
+Two modes.
+
+``--ip 127.0.0.1 --port P`` (the answering process): a SIPApplication on UDP ip:P with the null
+audio device and one account that does not register. Every incoming INVITE goes the whole way a
+user's call goes: the SessionManager builds an AudioStream from the offer, ``Session.accept`` with
+that stream allocates its RTP socket, builds its AudioTransport (a mixer slot), answers 200 with
+our SDP and, on ACK, starts the stream (the stream port runs and joins the voice bridge). A BYE
+ends the session. It runs until SIGTERM/SIGINT and prints, every ``--report-every`` seconds, the
+calls answered (SIPSessionDidStart), ended (SIPSessionDidEnd) and failed (SIPSessionDidFail), the
+live sessions, the CPU the process used per answered call and its RSS; when it stops, the sessions
+still live (there should be none) and the collections and seconds of Python's cyclic garbage
+collector per generation. The first line is ``uas: listening IP:PORT user=USER``; SIPp must address
+the request URI to USER.
+
+``--sipp-rate R --seconds T`` (the driver): starts the answering process, runs a SIPp UAC against
+it (``benchmarks/sipp/uac_call.xml``: INVITE with a PCMU offer, 200, ACK, 1 s pause, BYE, 200;
+SIPp sends no RTP) for ``R * T`` calls at R calls/s, then runs the same UAC against the baseline,
+SIPp's own UAS (``benchmarks/sipp/uas_call.xml``, no media), and prints for each: calls attempted,
+successful and failed, SIPp retransmissions, the achieved calls/s, the answering process's CPU
+(% of one core, µs per call) and SIPp's call-setup time (INVITE to 200, median bucket and the share
+under 10 ms). The project's target is 300 calls/s with no failed call for 60 s.
+
+Loopback only; run it in a private network namespace:
+
+  unshare -n sh -c 'ip link set lo up && .venv/bin/python benchmarks/uas.py --sipp-rate 300 --seconds 60'
+  .venv/bin/python benchmarks/uas.py --ip 127.0.0.1 --port 5070         # only the answering process
+  ... --sipp-rate 100 --seconds 10 --profile /tmp/uas.prof              # cProfile the answering process
+  ... --sipp-rate 300 --seconds 60 --what-if gc-freeze                 # gc.freeze() once it started
+
+Every SIPp run is bounded (a call limit, a receive timeout per call, a global timeout). Not a test:
+nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run from a source tree built with ./build_inplace
+
+SCENARIOS = Path(__file__).resolve().parent / "sipp"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+READY = "uas: listening"
+
+
+# the answering process ------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_megabytes(pid: int | str = "self") -> float:
+    with open(f"/proc/{pid}/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE_SIZE / 1e6
+
+
+def track_gc() -> dict[int, list[float]]:
+    """Per generation, [collections, seconds] the cyclic garbage collector took; kept up to date."""
+    import gc
+
+    totals: dict[int, list[float]] = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            total = totals[info["generation"]]
+            total[0] += 1
+            total[1] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(callback)
+    return totals
+
+
+def seed_settings(storage: Any, sample_rate: int, rtp_ports: str) -> None:
+    """Written before the application loads them: UDP only, no sound devices, no echo canceller,
+    the voice mixer's sample rate and an RTP port range wide enough for hundreds of calls."""
+    backend = storage.configuration_backend
+    data = backend.load()
+    settings = data.setdefault("SIPSimpleSettings", {})
+    settings.setdefault("sip", {})["transport_list"] = ["udp"]
+    settings.setdefault("rtp", {})["port_range"] = rtp_ports
+    audio = settings.setdefault("audio", {})
+    audio.update(input_device=None, output_device=None, alert_device=None, sample_rate=str(sample_rate))
+    audio.setdefault("echo_canceller", {})["enabled"] = "false"
+    backend.save(data)
+
+
+class AutoAnswer:
+    """Accepts every incoming session with the audio streams the SessionManager built, and counts.
+
+    Runs on the reactor thread (the session notifications are posted there)."""
+
+    def __init__(self, reactor: Any) -> None:
+        self.reactor = reactor
+        self.incoming = self.answered = self.ended = self.failed = 0
+        self.failures: dict[str, int] = {}
+
+    def handle_notification(self, notification: Any) -> None:
+        name = notification.name
+        if name == "SIPSessionNewIncoming":
+            self.incoming += 1
+            self._accept(notification.sender, notification.data.streams)  # no reactor round trip
+        elif name == "SIPSessionDidStart":
+            self.answered += 1
+        elif name == "SIPSessionDidEnd":
+            self.ended += 1
+        elif name == "SIPSessionDidFail":
+            self.failed += 1
+            reason = str(notification.data.failure_reason)
+            self.failures[reason] = self.failures.get(reason, 0) + 1
+
+    @staticmethod
+    def _accept(session: Any, streams: list[Any]) -> None:
+        audio = [stream for stream in streams if stream.type == "audio"]
+        if session.state != "incoming":
+            return
+        if audio:
+            session.accept(audio)
+        else:
+            session.reject(488)
+
+
+class Reporter:
+    """Prints a line of counters every ``interval`` seconds (reactor thread)."""
+
+    def __init__(self, answer: AutoAnswer, sessions: Any, interval: float) -> None:
+        self.answer = answer
+        self.sessions = sessions  # the SessionManager
+        self.interval = interval
+        self.started = time.monotonic()
+        self.last = (self.started, cpu_seconds(), 0)
+
+    def header(self) -> None:
+        print(
+            f"{'uas: t/s':<9}{'incoming':>9}{'answered':>9}{'ended':>8}{'failed':>7}{'live':>6}"
+            f"{'calls/s':>9}{'CPU %':>7}{'µs CPU/call':>12}{'RSS MB':>8}",
+            flush=True,
+        )
+
+    def report(self) -> None:
+        now, cpu = time.monotonic(), cpu_seconds()
+        then, then_cpu, then_answered = self.last
+        answered = self.answer.answered - then_answered
+        span = max(now - then, 1e-9)
+        per_call = f"{1e6 * (cpu - then_cpu) / answered:.0f}" if answered else "-"
+        print(
+            f"{'uas: ' + format(now - self.started, '.0f'):<9}{self.answer.incoming:>9}"
+            f"{self.answer.answered:>9}{self.answer.ended:>8}{self.answer.failed:>7}"
+            f"{len(self.sessions.sessions):>6}{answered / span:>9.0f}{100 * (cpu - then_cpu) / span:>7.0f}"
+            f"{per_call:>12}{rss_megabytes():>8.0f}",
+            flush=True,
+        )
+        if self.answer.failures:
+            print(f"uas: failures so far: {self.answer.failures}", flush=True)
+        self.last = (now, cpu, self.answer.answered)
+
+
+def serve(
+    ip: str,
+    port: int,
+    sample_rate: int,
+    rtp_ports: str,
+    report_every: float,
+    profile: str | None,
+    what_if: list[str],
+) -> None:
+    """Run the answering SIPApplication until SIGTERM/SIGINT (see the module documentation)."""
+    from twisted.internet.task import LoopingCall
+
+    from sipsimple.application import SIPApplication
+    from sipsimple.core.media._mixer import AudioMixer
+    from sipsimple.demo.endpoint import Recorder
+    from sipsimple.notification import NotificationCenter
+    from sipsimple.session import SessionManager
+    from sipsimple.storage import FileStorage
+    from sipsimple.threading import ThreadManager, get_twisted_thread
+
+    gc_time = track_gc()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    profiler = None
+    if profile:
+        import cProfile
+
+        # the reactor thread's CPU (not wall) time, so waits on the media threads do not count
+        profiler = cProfile.Profile(time.thread_time)  # enabled on the reactor thread below
+
+    directory = tempfile.TemporaryDirectory(prefix="sipsimple-uas-")
+    storage = FileStorage(Path(directory.name))
+    seed_settings(storage, sample_rate, rtp_ports)
+    recorder = Recorder({"SIPApplicationDidStart", "SIPApplicationDidEnd"})
+    center = NotificationCenter()
+    for name in recorder.names or ():
+        center.add_observer(recorder, name=name)
+    application = SIPApplication()
+    application.engine_options = {"ip_address": ip, "udp_port": port, "tcp_port": None, "tls_port": None}
+    # 300 concurrent calls need more than the mixer's default 254 slots: one slot per AudioStream
+    application.audio_mixer_factory = functools.partial(AudioMixer, slot_count=1023)
+    application.start(storage)
+    if recorder.wait_for("SIPApplicationDidStart", timeout=15) is None:
+        raise SystemExit("uas: the SIP application did not start within 15 s")
+    twisted = get_twisted_thread()
+
+    def set_up() -> tuple[Any, AutoAnswer]:
+        from sipsimple.account import Account
+
+        account: Any = Account("bench@example.test")
+        account.enabled = True
+        account.sip.register = False
+        account.rtp.encryption.enabled = False
+        account.save()
+        answer = AutoAnswer(application.engine.reactor)
+        for name in ("SIPSessionNewIncoming", "SIPSessionDidStart", "SIPSessionDidEnd", "SIPSessionDidFail"):
+            center.add_observer(answer, name=name)
+        reporter = Reporter(answer, SessionManager(), report_every)
+        reporter.header()
+        LoopingCall(reporter.report).start(report_every, now=False)
+        if profiler is not None:
+            profiler.enable()
+        return account, answer
+
+    account, answer = twisted.call_and_wait(set_up, timeout=15)
+    if "gc-freeze" in what_if:  # the objects of the started application out of every collection
+        import gc
+
+        gc.collect()
+        gc.freeze()
+    print(f"{READY} {ip}:{application.engine.local_udp_port} user={account.contact.username}", flush=True)
+    while not stop.wait(0.5):
+        pass
+
+    def live_states() -> dict[str, int]:
+        """Sessions still live (none should be once every call ended), by session/invitation state."""
+        states: dict[str, int] = {}
+        for session in SessionManager().sessions:
+            invitation = getattr(session._invitation, "state", None)  # a diagnostic: reads past the API
+            key = f"{session.state}/{invitation}"
+            states[key] = states.get(key, 0) + 1
+        return states
+
+    live = twisted.call_and_wait(live_states, timeout=15)
+    if live:
+        print(f"uas: sessions still live (session/invitation state): {live}", flush=True)
+    if profiler is not None:
+        twisted.call_and_wait(profiler.disable, timeout=15)
+        profiler.dump_stats(profile)
+    collections = ", ".join(f"gen{gen} {int(n)} in {t:.2f} s" for gen, (n, t) in gc_time.items())
+    print(f"uas: cyclic garbage collector: {collections}", flush=True)
+    print(
+        f"uas: done: incoming {answer.incoming} answered {answer.answered} ended {answer.ended} "
+        f"failed {answer.failed} {answer.failures or ''}",
+        flush=True,
+    )
+    application.stop()
+    recorder.wait_for("SIPApplicationDidEnd", timeout=15)
+    if twisted.thread is not None:
+        twisted.thread.join(15)
+    ThreadManager().stop(timeout=15)
+    directory.cleanup()
+
+
+# the driver -----------------------------------------------------------------------------------------
+
+
+def free_udp_port(ip: str) -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((ip, 0))
+        return int(sock.getsockname()[1])
+
+
+def udp_bound(ip: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((ip, port))
+        except OSError:
+            return True
+    return False
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Row:
+    target: str
+    rate: int
+    attempted: int
+    successful: int
+    failed: int
+    retransmissions: int
+    elapsed: float
+    cpu: float  # seconds of CPU of the answering process during the run
+    setup_under_10ms: float  # share of calls whose INVITE -> 200 took < 10 ms (SIPp's repartition)
+    setup_median: str
+
+    @property
+    def per_second(self) -> float:
+        return self.successful / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def cpu_percent(self) -> float:
+        return 100.0 * self.cpu / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def cpu_us_per_call(self) -> float:
+        return 1e6 * self.cpu / self.successful if self.successful else float("nan")
+
+
+def _repartition(final: dict[str, str]) -> tuple[float, str]:
+    """SIPp's ResponseTime1 repartition (cumulative columns ``ResponseTimeRepartition1_<0;5>`` ...):
+    the share of calls under 10 ms and the bucket holding the median."""
+    buckets = [
+        (key, int(value or 0)) for key, value in final.items() if key.startswith("ResponseTimeRepartition1_")
+    ]
+    total = sum(count for _, count in buckets)
+    if not total:
+        return float("nan"), "-"
+    under, running, median = 0, 0, "-"
+    for key, count in buckets:
+        label = key.split("_", 1)[1].replace("(C)", "").strip("<>;")
+        bound = label.split(";")[-1] if ";" in label else label
+        if bound.isdigit() and int(bound) <= 10:
+            under += count
+        running += count
+        if median == "-" and running * 2 >= total:
+            median = label.replace(";", "-") + " ms"
+    return under / total, median
+
+
+def run_uac(
+    sipp: str,
+    workdir: Path,
+    target: tuple[str, int],
+    user: str,
+    rate: int,
+    calls: int,
+    server_pid: int,
+    label: str,
+) -> Row:
+    """One bounded SIPp UAC run; the server's CPU is sampled around it."""
+    ip = target[0]
+    stats = workdir / f"{label.replace(' ', '_')}-{rate}.stats.csv"
+    duration = calls / rate
+    argv = [
+        sipp, f"{ip}:{target[1]}", "-sf", str(SCENARIOS / "uac_call.xml"), "-s", user,
+        "-i", ip, "-p", str(free_udp_port(ip)), "-mi", ip, "-mp", str(free_udp_port(ip)), "-t", "u1",
+        "-m", str(calls), "-r", str(rate), "-rp", "1000", "-l", str(max(10 * rate, 100)),
+        "-recv_timeout", "10000", "-timeout", f"{int(duration + 30)}s",
+        "-max_recv_loops", "10000", "-max_sched_loops", "10000", "-buff_size", "4194304",
+        "-nostdin", "-trace_stat", "-stf", str(stats), "-fd", "1",
+    ]  # fmt: skip
+    before = cpu_seconds(server_pid)
+    started = time.monotonic()
+    uac = subprocess.Popen(argv, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        uac.wait(duration + 40)
+    except subprocess.TimeoutExpired:
+        uac.kill()
+    finally:
+        if uac.poll() is None:
+            uac.kill()
+        uac.wait()
+    wall = time.monotonic() - started
+    cpu = cpu_seconds(server_pid) - before
+    rows = [row for row in csv.reader(stats.read_text().splitlines(), delimiter=";") if row]
+    final = dict(zip(rows[0], rows[-1], strict=False)) if len(rows) > 1 else {}
+    elapsed = wall
+    with contextlib.suppress(KeyError, IndexError, ValueError):
+        elapsed = float(final["CurrentTime"].split()[-1]) - float(final["StartTime"].split()[-1])
+    under, median = _repartition(final)
+    return Row(
+        target=label,
+        rate=rate,
+        attempted=int(final.get("OutgoingCall(C)", 0) or 0),
+        successful=int(final.get("SuccessfulCall(C)", 0) or 0),
+        failed=int(final.get("FailedCall(C)", 0) or 0),
+        retransmissions=int(final.get("Retransmissions(C)", 0) or 0),
+        elapsed=elapsed,
+        cpu=cpu,
+        setup_under_10ms=under,
+        setup_median=median,
+    )
+
+
+@contextlib.contextmanager
+def uas_process(ip: str, options: list[str]) -> Iterator[tuple[subprocess.Popen[str], int, str]]:
+    """The answering process, its stdout echoed with its lines as they come."""
+    port = free_udp_port(ip)
+    argv = [sys.executable, str(Path(__file__).resolve()), "--ip", ip, "--port", str(port), *options]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert process.stdout is not None
+        user = None
+        while user is None:
+            line = process.stdout.readline()  # bounded: the process prints it or exits
+            if not line:
+                raise RuntimeError(f"the answering process did not start (exit {process.wait(20)})")
+            print(line, end="", flush=True)
+            if line.startswith(READY):
+                user = line.rsplit("user=", 1)[1].strip()
+        echo = threading.Thread(target=_echo, args=(process.stdout,), daemon=True)
+        echo.start()
+        yield process, port, user
+    finally:
+        stop_process(process)
+        if process.stdout is not None:
+            echo.join(5)
+
+
+def _echo(stream: Any) -> None:
+    for line in stream:
+        print(line, end="", flush=True)
+
+
+@contextlib.contextmanager
+def sipp_uas(sipp: str, workdir: Path, ip: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    port = free_udp_port(ip)
+    argv = [
+        sipp, "-sf", str(SCENARIOS / "uas_call.xml"), "-i", ip, "-p", str(port), "-t", "u1",
+        "-mi", ip, "-mp", str(free_udp_port(ip)),
+        "-max_recv_loops", "10000", "-max_sched_loops", "10000", "-buff_size", "4194304",
+        "-nostdin", "-timeout", "900s",
+    ]  # fmt: skip
+    process = subprocess.Popen(argv, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 5
+        while not udp_bound(ip, port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the SIPp UAS did not start (exit {process.poll()})")
+            time.sleep(0.02)
+        yield process, port
+    finally:
+        stop_process(process)
+
+
+def print_header() -> None:
+    print(
+        f"{'target':<12}{'rate/s':>7}{'attempted':>10}{'ok':>7}{'failed':>7}{'retrans':>8}"
+        f"{'achieved/s':>11}{'UAS CPU':>9}{'µs/call':>9}{'setup <10ms':>12}{'median setup':>14}"
+    )
+
+
+def print_rows(rows: list[Row]) -> None:
+    for row in rows:
+        print(
+            f"{row.target:<12}{row.rate:>7}{row.attempted:>10}{row.successful:>7}{row.failed:>7}"
+            f"{row.retransmissions:>8}{row.per_second:>11.0f}{row.cpu_percent:>8.0f}%"
+            f"{row.cpu_us_per_call:>9.0f}{100 * row.setup_under_10ms:>11.1f}%{row.setup_median:>14}",
+            flush=True,
+        )
+
+
+def drive(args: argparse.Namespace) -> int:
+    sipp = shutil.which("sipp")
+    if sipp is None:
+        print("sipp is not installed (Debian package sip-tester)", file=sys.stderr)
+        return 2
+    rate, calls = args.sipp_rate, int(args.sipp_rate * args.seconds)
+    with open("/proc/loadavg") as loadavg:
+        load = " ".join(loadavg.read().split()[:3])
+    print(
+        f"audio calls over UDP on {args.ip}: {calls} calls at {rate}/s, 1 s each, SIPp UAC -> answering "
+        f"process (mixer {args.sample_rate} Hz, null device{', what-if: ' + ', '.join(args.what_if) if args.what_if else ''}); "
+        f"load average before: {load}",
+        flush=True,
+    )
+    options = [
+        "--sample-rate",
+        str(args.sample_rate),
+        "--rtp-ports",
+        args.rtp_ports,
+        "--report-every",
+        str(args.report_every),
+    ]
+    if args.profile:
+        options += ["--profile", args.profile]
+    for change in args.what_if:
+        options += ["--what-if", change]
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="uas-") as tmp:
+        workdir = Path(tmp)
+        with uas_process(args.ip, options) as (uas, port, user):
+            rows.append(run_uac(sipp, workdir, (args.ip, port), user, rate, calls, uas.pid, "sipsimple"))
+            time.sleep(min(args.report_every, 5) + 0.5)  # one more counter line after the last BYE
+        if not args.no_baseline:
+            with sipp_uas(sipp, workdir, args.ip) as (baseline, port):
+                rows.append(
+                    run_uac(sipp, workdir, (args.ip, port), "bench", rate, calls, baseline.pid, "SIPp UAS")
+                )
+    with open("/proc/loadavg") as loadavg:
+        load = " ".join(loadavg.read().split()[:3])
+    print(f"\nsummary (target: >= 300 calls/s, 0 failed, for 60 s); load average after: {load}")
+    print_header()
+    print_rows(rows)
+    if args.profile:
+        import pstats
+
+        print(
+            f"\n--- cProfile of the answering process's reactor thread ({args.profile}), top 30 by own time ---"
+        )
+        pstats.Stats(args.profile).sort_stats("tottime").print_stats(30)
+    return 0 if rows and rows[0].failed == 0 and rows[0].successful == calls else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--ip", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="SIP UDP port of the answering process (0: any)")
+    parser.add_argument("--sipp-rate", type=int, help="driver mode: SIPp calls per second")
+    parser.add_argument("--seconds", type=float, default=60.0, help="driver mode: calls = rate * seconds")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the SIPp UAS baseline")
+    parser.add_argument("--sample-rate", type=int, default=48000, help="voice mixer sample rate (Hz)")
+    parser.add_argument("--rtp-ports", default="40000-60000", help="RTP port range of the answering process")
+    parser.add_argument("--report-every", type=float, default=5.0, help="seconds between counter lines")
+    parser.add_argument("--profile", help="cProfile the answering process's reactor thread into this file")
+    parser.add_argument(
+        "--what-if", action="append", default=[], choices=["gc-freeze"],
+        help="measure a remedy in the answering process: gc-freeze (gc.freeze() once it started)",
+    )  # fmt: skip
+    args = parser.parse_args()
+    if args.sipp_rate is not None:
+        return drive(args)
+    serve(args.ip, args.port, args.sample_rate, args.rtp_ports, args.report_every, args.profile, args.what_if)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
