@@ -170,6 +170,8 @@ class AudioTransport:
         self._default_dtmf_pt = dtmf_payload_type
         self._sdes = SDESNegotiator(srtp_mode, srtp_suites)
         self._role: str | None = None  # "offer" / "answer": what our last local media was
+        #: every payload type our SDP has bound in this session, by codec key (RFC 3264 §8.3.2)
+        self._payload_types: dict[tuple[str, int, int], int] = {}
         self._wanted = Direction.SENDRECV
         self._negotiated: _Negotiated | None = None
         self._srtp_session: Any = None
@@ -202,6 +204,28 @@ class AudioTransport:
             used.add(next_pt)
             events.append(RTPCodec(next_pt, TELEPHONE_EVENT, rate, 1, "0-16"))
         return codecs + events
+
+    def _keep_payload_types(self, codecs: list[RTPCodec]) -> list[RTPCodec]:
+        """A re-offer must not bind a payload type number to another codec than before in this
+        session (RFC 3264 §8.3.2): a codec we (or the peer's offer we answered) numbered already
+        keeps that number, and a codec seen for the first time gets its own number unless another
+        codec had it, then a free dynamic one (96-127)."""
+        bound = self._payload_types
+        if not bound:
+            return codecs
+        kept = [c._replace(payload_type=bound[c.key]) if c.key in bound else c for c in codecs]
+        taken = set(bound.values()) | {c.payload_type for c in kept if c.key in bound}
+        result: list[RTPCodec] = []
+        for codec in kept:
+            if codec.key not in bound:
+                if codec.payload_type in taken:
+                    free = next((pt for pt in range(96, 128) if pt not in taken), None)
+                    if free is None:
+                        continue  # no number left for a codec the peer never saw: leave it out
+                    codec = codec._replace(payload_type=free)
+                taken.add(codec.payload_type)
+            result.append(codec)
+        return result
 
     def _answer_codecs(self, offer_media: Any) -> list[RTPCodec]:
         if offer_media.port == 0:
@@ -238,7 +262,7 @@ class AudioTransport:
             raise AudioTransportError("the RTP transport has no local address (memory transport?)")
         try:
             if remote_sdp is None:
-                codecs = self._offer_codecs()
+                codecs = self._keep_payload_types(self._offer_codecs())
                 sdes = self._sdes.make_offer("RTP/AVP", rekey=rekey)
                 self._role = "offer"
             else:
@@ -251,6 +275,9 @@ class AudioTransport:
                 self._role = "answer"
         except SDESError as e:
             raise AudioTransportError(e.reason) from None
+        for codec in codecs:
+            if codec.payload_type is not None:
+                self._payload_types.setdefault(codec.key, codec.payload_type)
         attributes: list[Any] = []
         for codec in codecs:
             attributes.extend(codec.attributes())

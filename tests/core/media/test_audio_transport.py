@@ -367,3 +367,23 @@ def test_an_offer_on_hold_from_the_peer_makes_us_receive_only(make_call):
     assert answer.media[0].direction == "recvonly"
     call.b.audio.start(answer, offer, 0)
     assert call.b.audio.direction == "recvonly"
+
+
+def test_a_re_offer_from_the_answerer_keeps_every_payload_type_the_session_bound(make_call):
+    """RFC 3264 §8.3.2: B answered A's offer with telephone-event/8000 as 101 (A's number); when B
+    re-offers (its hold) 101 must still mean telephone-event/8000, and the codecs A never saw get
+    numbers nobody used yet."""
+    call = make_call({"codecs": ["PCMU"]}, {"codecs": ["opus", "G722", "PCMU"]})
+    call.start()
+    assert "101 telephone-event/8000" in rtpmaps(call.answer.media[0])
+    call.b.audio.update_direction("sendonly")
+    reoffer = session(call.b.audio.get_local_media())
+    numbers = {line.split()[1]: int(line.split()[0]) for line in rtpmaps(reoffer.media[0])}
+    assert numbers["telephone-event/8000"] == 101 and numbers["PCMU/8000"] == 0
+    assert numbers["telephone-event/48000"] != 101
+    assert len(set(numbers.values())) == len(numbers)  # one codec per number
+    reanswer = session(call.a.audio.get_local_media(reoffer, 0))
+    call.a.audio.update_sdp(reanswer, reoffer, 0)
+    call.b.audio.update_sdp(reoffer, reanswer, 0)
+    assert (call.b.audio.direction, call.a.audio.direction) == ("sendonly", "recvonly")
+    assert call.a.audio.codec == call.b.audio.codec == "PCMU"
