@@ -6,7 +6,9 @@ port and puts the stream in its bridge, ``update`` applies re-INVITEs (hold, cod
 ``end`` takes it out and closes the socket. The stream is an IAudioPort whose two slots are the
 AudioTransport's one slot; while it is started and not on hold it is a member of ``bridge``,
 or, when it was given none, wired to the SIPApplication's voice bridge from outside (``_attach``):
-each call hears the local party and is heard by it, calls do not hear each other.
+each call hears the local party and is heard by it, calls do not hear each other. An
+AudioConference takes the stream over with ``join_bridge``/``leave_bridge``: while in a conference
+the stream is a member of the conference's bridge only, and gets its own wiring back when it leaves.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         self._local_party: Any = None  # the application's voice bridge, when no bridge was given
         self._attached: set[tuple[int, int]] = set()  # our mixer connections to the local party
         self._own_bridge: AudioBridge | None = None  # made by start_recording when there was none
+        self._conference_bridge: AudioBridge | None = None  # set by join_bridge (AudioConference)
+        self._recorder_bridge: AudioBridge | None = None  # where the recorder is a member
         self._rtp_parameters: tuple[Any, ...] | None = None
 
     # -- IMediaStream: class side -----------------------------------------------------------------
@@ -214,6 +218,8 @@ class AudioStream(metaclass=MediaStreamRegistrar):
                 self._local_party = app_bridge  # heard and hearing from outside: see _attach()
         if self.mixer is None:
             raise AudioTransportError("there is no audio mixer (the SIPApplication is not running)")
+        if self._conference_bridge is not None and self._conference_bridge.mixer is not self.mixer:
+            raise AudioTransportError("the stream's audio conference uses another mixer")
         if self.port_range is None or self.rtp_timeout is None:
             port_range, timeout = environment.rtp_settings()
             self.port_range = port_range if self.port_range is None else self.port_range
@@ -319,7 +325,7 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         self._post("MediaStreamWillEnd")
         if self._recorder is not None:
             self.stop_recording()
-        self._leave_bridge()
+        self._disconnect()  # from the conference's bridge too; the conference lists us until remove()
         if self._own_bridge is not None:  # its slots and connections go with it now, not at a GC
             if self._local_party in self._own_bridge:
                 self._own_bridge.remove(self._local_party)
@@ -333,6 +339,42 @@ class AudioStream(metaclass=MediaStreamRegistrar):
             self._rtp.close()
         self._post("MediaStreamDidEnd")
 
+    # -- AudioConference -------------------------------------------------------------------------
+
+    def join_bridge(self, bridge: AudioBridge) -> None:
+        """Called by AudioConference.add: from now on the stream is a member of ``bridge`` (while
+        started and not on hold, its own or the peer's) and of nothing else: no longer wired to the
+        voice bridge nor a member of its own bridge. A recording in progress moves with it and
+        records the conference's mix. ValueError if it is already in a conference or ``bridge``
+        uses another mixer than the stream."""
+        if self._conference_bridge is not None:
+            raise ValueError(f"{self!r} is already part of an audio conference")
+        if self.mixer is not None and bridge.mixer is not self.mixer:
+            raise ValueError(f"{self!r} uses another mixer than the audio conference")
+        self._disconnect()
+        self._conference_bridge = bridge
+        self._follow_bridge()
+        self._place_recorder()
+
+    def leave_bridge(self) -> None:
+        """Called by AudioConference.remove (or when the conference is dropped): out of the
+        conference's bridge and back to the stream's own wiring (its bridge, or the voice bridge
+        from outside). A recording in progress follows (see start_recording). Harmless when the
+        stream is in no conference or has ended."""
+        if self._conference_bridge is None:
+            return
+        self._disconnect()
+        self._conference_bridge = None
+        if self._recorder is not None:
+            self._make_own_bridge()
+        self._follow_bridge()
+        self._place_recorder()
+
+    @property
+    def _active_bridge(self) -> AudioBridge | None:
+        """The bridge the stream is a member of while it plays: the conference's, else its own."""
+        return self._conference_bridge if self._conference_bridge is not None else self.bridge
+
     # -- DTMF and recording -----------------------------------------------------------------------
 
     def send_dtmf(self, digit: str) -> None:
@@ -345,18 +387,17 @@ class AudioStream(metaclass=MediaStreamRegistrar):
 
     def start_recording(self, filename: str | os.PathLike[str] | None = None) -> None:
         """Records what the stream's bridge hears (both sides) into a WAV file; only while started.
-        Without ``filename`` a name made of the session's parties and the time is used."""
+        Without ``filename`` a name made of the session's parties and the time is used. In an
+        AudioConference the recorder is a member of the conference's bridge, so it records the
+        whole conference (every member and the local party); it moves with the stream when the
+        stream joins or leaves a conference, into a bridge of its own if it had none."""
         if not self.is_started:
             raise RuntimeError("the audio stream is not started")
         if self._recorder is not None:
             return
         name = os.fspath(filename) if filename is not None else self._default_recording_name()
-        if self.bridge is None and self._local_party is not None:
-            # the recording mixes the peer and the local party: the call gets a bridge of its own
-            self._leave_bridge()
-            self.bridge = self._own_bridge = AudioBridge(self.mixer)
-            self._own_bridge.add(self._local_party)
-            self._follow_bridge()
+        if self._conference_bridge is None:
+            self._make_own_bridge()
         self._post("AudioStreamWillStartRecordingAudio", filename=name)
         recorder = WaveRecorder(self.mixer, name)
         try:
@@ -365,8 +406,7 @@ class AudioStream(metaclass=MediaStreamRegistrar):
             self._post("AudioStreamDidStopRecordingAudio", filename=name, reason=str(error))
             raise
         self._recorder = recorder
-        if self.bridge is not None:
-            self.bridge.add(recorder)
+        self._place_recorder()
         self._post("AudioStreamDidStartRecordingAudio", filename=name)
 
     def stop_recording(self) -> None:
@@ -377,11 +417,33 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         self._post("AudioStreamWillStopRecordingAudio", filename=name)
         self._recorder = None
         try:
-            if self.bridge is not None and recorder in self.bridge:
-                self.bridge.remove(recorder)
+            self._place_recorder(recorder)
             recorder.stop()
         finally:
             self._post("AudioStreamDidStopRecordingAudio", filename=name)
+
+    def _make_own_bridge(self) -> None:
+        """A recording mixes the peer and the local party: a stream wired to the voice bridge from
+        outside gets a bridge of its own holding the voice bridge (nothing to do otherwise)."""
+        if self.bridge is not None or self._local_party is None:
+            return
+        self._disconnect()
+        self.bridge = self._own_bridge = AudioBridge(self.mixer)
+        self._own_bridge.add(self._local_party)
+        self._follow_bridge()
+
+    def _place_recorder(self, stopping: WaveRecorder | None = None) -> None:
+        """Makes the recorder a member of the active bridge (``stopping``: takes it out of any)."""
+        recorder = stopping if stopping is not None else self._recorder
+        target = None if stopping is not None else self._active_bridge
+        current = self._recorder_bridge
+        if recorder is None or current is target:
+            return
+        if current is not None and recorder in current:
+            current.remove(recorder)
+        if target is not None:
+            target.add(recorder)
+        self._recorder_bridge = target
 
     def _default_recording_name(self) -> str:
         remote = getattr(getattr(getattr(self.session, "remote_identity", None), "uri", None), "user", None)
@@ -403,19 +465,22 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         )  # fmt: skip
 
     def _follow_bridge(self) -> None:
-        """In the bridge (or attached to the local party) while started and not on hold, out of
-        it otherwise."""
+        """In the active bridge (the conference's, else its own; or attached to the local party
+        when it has none) while started and not on hold, out of it otherwise."""
+        bridge = self._active_bridge
         if self.is_started and not self.on_hold:
-            if self.bridge is not None and self not in self.bridge:
-                self.bridge.add(self)
-            self._attach(self.bridge is None)
+            if bridge is not None and self not in bridge:
+                bridge.add(self)
+            self._attach(bridge is None)
         else:
-            self._leave_bridge()
+            self._disconnect()
 
-    def _leave_bridge(self) -> None:
+    def _disconnect(self) -> None:
+        """Out of every bridge and path: the conference's bridge, its own, the voice bridge."""
         self._attach(False)
-        if self.bridge is not None and self in self.bridge:
-            self.bridge.remove(self)
+        for bridge in (self._conference_bridge, self.bridge):
+            if bridge is not None and self in bridge:
+                bridge.remove(self)
 
     def _attach(self, attach: bool) -> None:
         """Without a bridge of its own the stream is wired straight to the application's voice
