@@ -498,6 +498,19 @@ def test_without_an_ack_the_2xx_is_resent_doubling_to_t2_and_the_call_is_byed_at
     assert recorder.named("SIPInvitationChangedState")[-1].data.state == "disconnecting"
 
 
+def test_a_2xx_waiting_for_its_ack_stops_being_resent_when_the_engine_stops(fake, recorder, incoming):
+    """Stopping the engine leaves nothing that can send: the pending 2xx's timers end quietly
+    instead of raising "the engine is not running" from the reactor at each T1 step."""
+    fake.deliver(incoming_invite(str(sdp(4000)).encode()))
+    callee = incoming[0]
+    callee.send_response(200, sdp=sdp(5000))
+    sent = len(fake.responses())
+    fake.is_running = False
+    fake.clock.pump([0.25] * int(64 * T1 / 0.25 + 4))
+    assert len(fake.responses()) == sent and fake.sent("BYE") == []
+    assert fake.clock.getDelayedCalls() == []
+
+
 def test_an_incoming_cancel_is_answered_and_the_invite_gets_487(fake, recorder, incoming):
     invite = incoming_invite(str(sdp(4000)).encode())
     fake.deliver(invite)

@@ -325,6 +325,10 @@ class IncomingMixin(InvitationBase):
         def again() -> None:
             if self._pending_2xx is None or self._pending_2xx[1] is not response:
                 return
+            if not getattr(self.engine, "is_running", True):  # stopped meanwhile: nothing can go out
+                self._pending_2xx = None
+                self._timers.cancel("no-ack")
+                return
             try:
                 transaction.send_response(response)
             except (ProtocolError, ValueError) as error:
