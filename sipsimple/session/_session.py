@@ -260,8 +260,12 @@ class Session(ProposalMixin):
         self._invitation = invitation
         center.add_observer(self, name="SIPInvitationChangedState", sender=invitation)
         center.add_observer(self, name="SIPInvitationGotSDPUpdate", sender=invitation)
+        center.add_observer(self, name="MediaStreamDidFail")  # ours are picked out by _stream_failed
 
     def handle_notification(self, notification: Notification) -> None:
+        if notification.name == "MediaStreamDidFail":
+            self._stream_failed(notification.sender, notification.data)
+            return
         if notification.sender is not self._invitation:
             return
         data: Any = notification.data
@@ -442,9 +446,28 @@ class Session(ProposalMixin):
             self._barrier.cancel()
             self._barrier = None
 
+    def _stream_failed(self, stream: Any, data: Any) -> None:
+        """A stream of the running session failed (its RTP socket, its peer...): the session cannot
+        go on with it. The last stream ends the session; another one is removed by a re-INVITE, or
+        the session ends when an exchange is running (as the reference does). Failures while the
+        streams start or during a proposal are the StreamBarrier's business (those streams are
+        not in ``streams`` yet)."""
+        if stream not in self.streams or self.state not in (
+            "connected",
+            "sending_proposal",
+            "received_proposal",
+        ):
+            return
+        log.warning("%r: %r failed (%s)", self, stream, getattr(data, "reason", None))
+        if self.state == "connected" and len(self.streams) > 1:
+            self.remove_stream(stream)
+        else:
+            self.end()
+
     def _unwatch(self) -> None:
         NotificationCenter().discard_observer(self, name="SIPInvitationChangedState", sender=self._invitation)
         NotificationCenter().discard_observer(self, name="SIPInvitationGotSDPUpdate", sender=self._invitation)
+        NotificationCenter().discard_observer(self, name="MediaStreamDidFail")
         if self.transfer_handler is not None:
             self.transfer_handler.stop()
         self._manager_remove()
