@@ -48,7 +48,7 @@ class SessionManagerBase:
         self.engine = engine
         self.account_manager = account_manager
         self.registry = registry
-        self._sessions: list[Session] = []
+        self._sessions: dict[Session, None] = {}  # insertion-ordered set: O(1) add and remove
         self._started = False
 
     @property
@@ -80,12 +80,10 @@ class SessionManagerBase:
             session.end()
 
     def _add(self, session: Session) -> None:
-        if session not in self._sessions:
-            self._sessions.append(session)
+        self._sessions[session] = None
 
     def _remove(self, session: Session) -> None:
-        if session in self._sessions:
-            self._sessions.remove(session)
+        self._sessions.pop(session, None)
 
     def _new_invitation(self, invitation: Any) -> None:
         NotificationCenter().add_observer(self, name="SIPInvitationChangedState", sender=invitation)

@@ -31,8 +31,9 @@ def offer_sdp(address: str, slots: list[Any], previous: FrozenSDPSession | None 
     return _session(address, media)
 
 
-def answer_sdp(address: str, remote_sdp: FrozenSDPSession, slots: list[Any]) -> SDPSession:
-    """An answer to ``remote_sdp``: a stream answers its slot, every other line is refused."""
+def answer_sdp(address: str, remote_sdp: FrozenSDPSession, slots: list[Any]) -> FrozenSDPSession:
+    """An answer to ``remote_sdp``: a stream answers its slot, every other line is refused. It is
+    built frozen, the form the negotiator keeps (no mutable copy converted again there)."""
     media = []
     for index, offered in enumerate(remote_sdp.media):
         slot = slots[index] if index < len(slots) else None
@@ -40,7 +41,7 @@ def answer_sdp(address: str, remote_sdp: FrozenSDPSession, slots: list[Any]) -> 
             media.append(rejected_media(offered))
         else:
             media.append(slot.get_local_media(remote_sdp, index))
-    return _session(address, media)
+    return FrozenSDPSession(address, connection=SDPConnection(address), media=media)
 
 
 def stream_is_rejected(sdp: FrozenSDPSession | None, index: int) -> bool:

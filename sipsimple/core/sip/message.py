@@ -91,7 +91,10 @@ class _Entry:
         if isinstance(parsed, list):
             return ", ".join(item.body for item in parsed)
         if isinstance(parsed, BaseHeader):
-            return parsed.body
+            text = parsed.body
+            if parsed.frozen:
+                self.raw = text  # an immutable header always writes the same text
+            return text
         return str(parsed)
 
 
@@ -128,9 +131,13 @@ class SIPMessage(ABC):
 
     def _lazy_values(self, name: str) -> list[Any]:
         """Every value of ``name`` from the scanner's output, parsed once and cached."""
-        assert self._scanned is not None and self._cache is not None
+        cache = self._cache
+        assert self._scanned is not None and cache is not None
+        values = cache.get(name)  # also kept under the spelling asked for: no name lookup next time
+        if values is not None:
+            return values
         key, canonical = _names(name)
-        values = self._cache.get(key)
+        values = cache.get(key)
         if values is None:
             values = []
             for raw in self._scanned.get_all(name):
@@ -139,7 +146,8 @@ class SIPMessage(ABC):
                     values.extend(parsed)
                 else:
                     values.append(parsed)
-            self._cache[key] = values
+            cache[key] = values
+        cache[name] = values
         return values
 
     def _materialise(self) -> list[_Entry]:
