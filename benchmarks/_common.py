@@ -6,6 +6,9 @@ Not a benchmark itself.
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -89,3 +92,31 @@ def rate(func: Callable[[Any], object], arg: Any, seconds: float, runs: int = 1)
                 break
         best = max(best, calls / (now - start))
     return best
+
+
+def free_udp_port(ip: str) -> int:
+    """A UDP port on ``ip`` that nothing is bound to right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((ip, 0))
+        return int(sock.getsockname()[1])
+
+
+def udp_bound(ip: str, port: int) -> bool:
+    """Whether some process holds UDP ``ip:port`` (a peer we started is listening)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((ip, port))
+        except OSError:
+            return True
+    return False
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout`` seconds; always reaped."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

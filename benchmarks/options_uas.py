@@ -31,7 +31,6 @@ import contextlib
 import csv
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +39,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from _common import free_udp_port, stop_process, udp_bound
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -139,12 +139,6 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def free_udp_port(ip: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((ip, 0))
-        return int(sock.getsockname()[1])
 
 
 def sipp_elapsed(stats: dict[str, str]) -> float | None:
@@ -247,7 +241,7 @@ def engine_process(
             raise RuntimeError(f"the Engine did not start: {line!r}, exit {process.poll()}")
         yield process, port
     finally:
-        stop(process)
+        stop_process(process, timeout=10)
 
 
 @contextlib.contextmanager
@@ -267,26 +261,7 @@ def sipp_uas(sipp: str, workdir: Path, ip: str) -> Iterator[tuple[subprocess.Pop
             time.sleep(0.02)
         yield process, port
     finally:
-        stop(process)
-
-
-def udp_bound(ip: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind((ip, port))
-        except OSError:
-            return True
-    return False
-
-
-def stop(process: subprocess.Popen[Any]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
 
 
 # report ---------------------------------------------------------------------------------------------

@@ -5,19 +5,15 @@ the test; every wait is bounded."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from sipsimple.core import Invitation
-from sipsimple.core.engine import SIPEngine
 from sipsimple.core.sdp import FrozenSDPSession
 from sipsimple.core.sip.headers import ContactHeader, FromHeader, RouteHeader, ToHeader
 from sipsimple.core.sip.uri import SIPURI
-from tests.support.reactor import Loop, fresh_reactor
+from tests.interop import test_invitation_interop as invitation_interop
 
 from .peers._process import tcp_port_listening
-from .peers.sipp import SippResult, SippRun
 
 pytestmark = pytest.mark.interop
 
@@ -34,25 +30,9 @@ OFFER = FrozenSDPSession.parse(
 )
 
 
-@pytest.fixture
-def loop() -> Iterator[Loop]:
-    with fresh_reactor() as reactor:
-        yield Loop(reactor)
-
-
-@pytest.fixture
-def engine(loop: Loop) -> Iterator[SIPEngine]:
-    instance = SIPEngine(reactor=loop.reactor)
-    instance.start(ip_address="127.0.0.1", udp_port=0, tcp_port=0, trace_sip=True)
-    yield instance
-    loop.wait(instance.stop())
-
-
-def finish(loop: Loop, run: SippRun, timeout: float = 20.0) -> SippResult:
-    popen = run.process.popen
-    assert popen is not None
-    loop.run_until(lambda: popen.poll() is not None, timeout, what="SIPp to finish")
-    return run.wait()
+# the engine fixtures and the SIPp wait of the Invitation interop tests
+loop, engine = invitation_interop.loop, invitation_interop.engine
+finish = invitation_interop.finish
 
 
 def sent_invites(recorder) -> list:
