@@ -93,7 +93,10 @@ def test_tshark_decodes_our_pcmu_stream_and_rtcp_without_complaint(tmp_path):
         b.start()
         mixer_a.start()
         mixer_b.start()
-        wait_for(lambda: a.statistics["tx"]["packets"] >= 100, "100 packets from A")
+        # 150 sent, at least 100 asserted captured: dumpcap (another process) may miss a datagram at
+        # either edge of the capture (seen once in CI: 99 of the first 100); the sequence checks
+        # below still prove that what it captured is contiguous.
+        wait_for(lambda: a.statistics["tx"]["packets"] >= 150, "150 packets from A")
         wait_for(
             lambda: a.statistics["rtcp"]["received"] >= 3 and b.statistics["rtcp"]["received"] >= 3, "RTCP"
         )
