@@ -25,8 +25,8 @@ from sipsimple.core.sip.uri import SIPURI
 from sipsimple.lookup import Route
 from sipsimple.session import Session, SessionManagerBase
 from sipsimple.streams import MediaStreamRegistryBase
-from tests.session.conftest import Accounts, StandInAccount
 from tests.streams.fake import FakeStream
+from tests.support.accounts import Accounts, StandInAccount
 from tests.support.reactor import Loop, fresh_reactor
 
 from .peers.sipp import Sipp, SippResult, SippRun

@@ -4,39 +4,15 @@ Session uses), and a SessionManager on the callee's engine."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from sipsimple.account._contact import ContactURIFactory
 from sipsimple.core.engine import SIPEngine
-from sipsimple.core.sip.uri import SIPURI
 from sipsimple.session import SessionManagerBase
 from sipsimple.streams import MediaStreamRegistryBase
 from tests.streams.fake import FakeStream
+from tests.support.accounts import Accounts, StandInAccount
 from tests.support.reactor import Loop, fresh_reactor
-
-
-class StandInAccount:
-    """uri, display_name, credentials and a contact factory on the account's engine."""
-
-    def __init__(self, user: str, engine: SIPEngine) -> None:
-        self.uri = SIPURI("example.test", user=user)
-        self.display_name = user.title()
-        self.credentials = None
-        self.enabled = True
-        self.contact = ContactURIFactory(username=user, engine=engine)
-
-
-class Accounts:
-    def __init__(self, *accounts: StandInAccount) -> None:
-        self.accounts = accounts
-
-    def find_account(self, uri: Any) -> StandInAccount | None:
-        for account in self.accounts:
-            if getattr(uri, "user", None) == account.contact.username:
-                return account
-        return None
 
 
 @pytest.fixture

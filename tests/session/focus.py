@@ -35,8 +35,7 @@ from sipsimple.payloads.conference import (
 )
 from sipsimple.session import SessionManagerBase
 from sipsimple.streams import MediaStreamRegistryBase
-
-from .conftest import Accounts, StandInAccount
+from tests.support.accounts import Accounts, StandInAccount
 
 _METHOD = re.compile(rb"^([A-Z]+) ")
 _EVENT = re.compile(rb"^(?:Event|o)[ \t]*:[ \t]*([A-Za-z0-9.\-]+)", re.IGNORECASE | re.MULTILINE)

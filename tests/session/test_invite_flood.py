@@ -32,8 +32,8 @@ from sipsimple.notification import Notification, NotificationCenter
 from sipsimple.session import SessionManagerBase
 from sipsimple.streams import MediaStreamRegistryBase
 from sipsimple.streams.rtp import AudioStream
-from tests.session.conftest import Accounts, StandInAccount
 from tests.session.test_bad_input import RawMessage, RawPeer, pcmu_offer
+from tests.support.accounts import Accounts, StandInAccount
 from tests.support.reactor import Loop, fresh_reactor
 
 CALLS = 1000

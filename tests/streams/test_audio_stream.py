@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from zope.interface.verify import verifyClass, verifyObject
 
-from sipsimple.account._contact import ContactURIFactory
 from sipsimple.audio import AudioBridge, IAudioPort, WavePlayer
 from sipsimple.core.engine import SIPEngine
 from sipsimple.core.media._mixer import AudioMixer
@@ -37,30 +36,12 @@ from sipsimple.streams import (
 )
 from sipsimple.streams.rtp import AudioStream
 from tests.core.media.mixer_signals import goertzel, pcm, samples, sine
+from tests.support.accounts import Accounts, StandInAccount
 from tests.support.reactor import Loop, fresh_reactor
 
 RATE = 16000
 TONE_CALLER, TONE_CALLEE = 1000.0, 600.0
 MEDIA_WAIT = 5.0  # seconds: the bound for audio and DTMF to cross the loopback
-
-
-class StandInAccount:
-    """uri, display_name, credentials and a contact factory on the account's engine."""
-
-    def __init__(self, user: str, engine: SIPEngine) -> None:
-        self.uri = SIPURI("example.test", user=user)
-        self.display_name = user.title()
-        self.credentials = None
-        self.enabled = True
-        self.contact = ContactURIFactory(username=user, engine=engine)
-
-
-class Accounts:
-    def __init__(self, *accounts: StandInAccount) -> None:
-        self.accounts = accounts
-
-    def find_account(self, uri: Any) -> StandInAccount | None:
-        return next((a for a in self.accounts if getattr(uri, "user", None) == a.contact.username), None)
 
 
 class Side:
