@@ -14,7 +14,7 @@ sessions, the list of live ones). See docs/session.md.
 from __future__ import annotations
 
 from ._conference import ConferenceHandler
-from ._manager import SessionManager, SessionManagerBase, streams_from_offer
+from ._manager import SessionManager, SessionManagerBase, streams_for_late_offer, streams_from_offer
 from ._session import Session
 from ._state import SessionStateError
 from ._transfer import TransferHandler, TransferInfo
@@ -27,5 +27,6 @@ __all__ = [
     "SessionStateError",
     "TransferHandler",
     "TransferInfo",
+    "streams_for_late_offer",
     "streams_from_offer",
 ]

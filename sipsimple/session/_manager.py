@@ -4,6 +4,7 @@ keeps the list of live sessions and ends them all on stop."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from sipsimple.notification import Notification, NotificationCenter
@@ -12,7 +13,7 @@ from sipsimple.util import Singleton
 
 from ._session import Session
 
-__all__ = ["SessionManager", "SessionManagerBase", "streams_from_offer"]
+__all__ = ["SessionManager", "SessionManagerBase", "streams_for_late_offer", "streams_from_offer"]
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,33 @@ def streams_from_offer(
     return streams
 
 
+def streams_for_late_offer(registry: Any = None, types: Iterable[str] = ("audio",)) -> list[Any]:
+    """The streams we would offer to an INVITE without SDP: for each stream type in ``types``, a
+    new stream of the first registered class of that type (priority order), made without
+    arguments (its settings come from the account when it is initialised). A type nothing
+    registered provides, or whose class cannot be made that way, is left out."""
+    registry = MediaStreamRegistry() if registry is None else registry
+    classes = list(registry)
+    streams = []
+    for kind in types:
+        cls = next((c for c in classes if getattr(c, "type", None) == kind), None)
+        if cls is None:
+            continue
+        try:
+            streams.append(cls())
+        except Exception as error:  # a stream class whose constructor needs arguments
+            log.info("no %s stream for a late offer: %s() failed: %s", kind, cls.__name__, error)
+    return streams
+
+
 class SessionManagerBase:
     """The manager without the singleton: ``engine``, ``account_manager`` and ``registry`` can be
-    given (tests); by default the process-wide ones are used when ``start()`` runs."""
+    given (tests); by default the process-wide ones are used when ``start()`` runs.
+
+    ``late_offer_types``: the stream types proposed (SIPSessionNewIncoming ``streams``) for an
+    INVITE without SDP, where we make the offer (docs/session.md, "Late offer")."""
+
+    late_offer_types: tuple[str, ...] = ("audio",)
 
     def __init__(self, engine: Any = None, account_manager: Any = None, registry: Any = None) -> None:
         self.engine = engine
@@ -102,20 +127,26 @@ class SessionManagerBase:
             invitation.send_response(404, "No Such Account")
             return
         remote = invitation.sdp.proposed_remote
-        if remote is None:
-            invitation.send_response(488, "Offer Required")  # late offers: a later slice
+        if remote is None:  # a late offer (RFC 3261 §13.2.1): we offer in the 2xx, see accept()
+            streams = streams_for_late_offer(self.registry, self.late_offer_types)
+            self._new_session(invitation, account, streams, list(streams), data)
             return
         found = streams_from_offer(account, remote, list(range(len(remote.media))), self.registry)
         if not found:
             invitation.send_response(488)
             return
         slots: list[Any] = [found.get(index) for index in range(len(remote.media))]
+        self._new_session(invitation, account, list(found.values()), slots, data)
+
+    def _new_session(
+        self, invitation: Any, account: Any, streams: list[Any], slots: list[Any], data: Any
+    ) -> None:
         session = Session(account, engine=self.engine)
         session.manager = self
         replaced = getattr(invitation, "replaced_invitation", None)
         if replaced is not None:  # RFC 3891: the session whose dialog the INVITE names
             session.replaced_session = next((s for s in self.sessions if s._invitation is replaced), None)
-        session._init_incoming(invitation, list(found.values()), slots, data.headers or {})
+        session._init_incoming(invitation, streams, slots, data.headers or {})
 
     def _find_account(self, invitation: Any) -> Any:
         manager = self.account_manager

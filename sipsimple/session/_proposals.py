@@ -4,16 +4,23 @@ A local proposal is one re-INVITE at a time (``_local``: what it was for). hold(
 another exchange runs is remembered and sent when the session is back to 'connected' and no
 re-INVITE is in progress either way. A hold re-INVITE the peer refused is undone on our streams;
 one dropped for re-INVITE glare (491: the core takes the peer's re-INVITE during its retry wait,
-RFC 3261 §14.1) is sent again once the peer's exchange is over."""
+RFC 3261 §14.1) is sent again once the peer's exchange is over.
+
+A re-INVITE of the peer without SDP asks us for an offer (RFC 3264 §8, a refresh or third-party
+call control): our current streams are offered in the 200 (each stream's own offer, so a hold of
+ours stays in it) and the answer in the ACK is applied to them (``_offer_answered``)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from ._sdp import answer_sdp, offer_sdp, stream_is_rejected
 from ._state import SessionStateError
 from ._waiter import StreamFailure
+
+log = logging.getLogger(__name__)
 
 
 class ProposalMixin:
@@ -22,12 +29,14 @@ class ProposalMixin:
     _hold_wanted: bool | None
     _pending_remote: tuple[str, list[Any], Any] | None
     _local_done_call: tuple[Any, tuple[int, str | None]] | None
+    _offer_out: list[bool] | None
 
     def _init_proposals(self) -> None:
         self._local = None
         self._remote_new = []
         self._pending_remote = None
         self._local_done_call = None  # our answered proposal, handled on the next reactor turn
+        self._offer_out = None  # our offer in a 2xx to an offerless re-INVITE: the remote hold flags
 
     # -- hold ------------------------------------------------------------------------------------
 
@@ -49,6 +58,8 @@ class ProposalMixin:
             return  # a re-INVITE either way is in progress: sent once it is over
         if self._pending_remote is not None or self._local_done_call is not None:
             return  # an exchange that just ended is not applied yet: sent once it is
+        if self._offer_out is not None:
+            return  # our offer in a 2xx waits for the answer in its ACK: sent once it came
         wanted, self._hold_wanted = self._hold_wanted, None
         streams = [
             stream for stream in s.streams if stream.hold_supported and stream.on_hold_by_local != wanted
@@ -120,6 +131,9 @@ class ProposalMixin:
             self._local_done_call = (s.reactor.callLater(0, self._local_done, *answer), answer)
         elif data.sub_state == "normal" and data.prev_sub_state == "received_proposal":
             s.reactor.callLater(0, self._remote_done, data.code or 0)
+        elif data.sub_state == data.prev_sub_state == "sending_proposal" and data.code:
+            # a 101-199 to our re-INVITE (the core's reported sub-state loop)
+            s._post("SIPSessionGotProvisionalResponse", code=data.code, reason=data.reason)
 
     def _local_done(self, code: int, reason: str | None) -> None:
         s: Any = self
@@ -225,8 +239,11 @@ class ProposalMixin:
             call.cancel()
             self._local_done(*answer)
         remote = s._invitation.sdp.proposed_remote
-        if s.state != "connected" or remote is None:
-            s._invitation.send_response(488 if remote is None else 500)
+        if s.state == "connected" and remote is None:
+            self._offer_in_answer()
+            return
+        if s.state != "connected":
+            s._invitation.send_response(500)
             return
         from sipsimple.session._manager import streams_from_offer
 
@@ -245,6 +262,32 @@ class ProposalMixin:
             s._post("SIPSessionGotProposal", originator="remote", streams=list(self._remote_new))
             return
         self._answer_update(remote)
+
+    def _offer_in_answer(self) -> None:
+        """The peer's re-INVITE has no SDP: the 200 carries our offer of the current streams."""
+        s: Any = self
+        try:
+            offer = offer_sdp(s._address(), s._slots, s._invitation.sdp.active_local)
+        except Exception as error:  # a stream that cannot write its offer now
+            log.warning("%r: cannot offer in the 200 to a re-INVITE: %s", s, error)
+            s._invitation.send_response(500, "Media Stream Failure")
+            return
+        self._offer_out = [st.on_hold_by_remote for st in s.streams if st.hold_supported]
+        self._pending_remote = ("offer", [], None)
+        s._invitation.send_response(200, sdp=offer)
+
+    def _offer_answered(self, data: Any) -> None:
+        """SIPInvitationGotSDPUpdate while our offer in a 2xx waits for the ACK: the answer came
+        (the streams follow it, a change of the peer's hold is posted) or was missing or unusable
+        (the core then ends the call with a BYE: RFC 3261 §13.2.1 wants the answer there)."""
+        s: Any = self
+        before, self._offer_out = self._offer_out, None
+        if before is None or not data.succeeded or s.state in ("terminating", "terminated"):
+            return
+        self._update_streams(data.local_sdp, data.remote_sdp)
+        if [st.on_hold_by_remote for st in s.streams if st.hold_supported] != before:
+            self._post_hold("remote")
+        self._apply_pending_hold()
 
     def _answer_update(self, remote: Any) -> None:
         s: Any = self
@@ -317,6 +360,10 @@ class ProposalMixin:
             return
         kind, streams, extra = pending
         self._remote_new = []
+        if kind == "offer":  # our offer went in the 2xx: the ACK's answer is applied by _offer_answered
+            if self._offer_out is None:
+                self._apply_pending_hold()
+            return
         if kind == "update":
             self._update_streams(local, remote)
             if streams:

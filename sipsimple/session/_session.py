@@ -70,6 +70,7 @@ class Session(ProposalMixin):
         self._hold_wanted: bool | None = None
         self._transactions = TransactionTracker()
         self._sdp_error: str | None = None  # the last failed offer/answer exchange's reason
+        self._late_offer = False  # the peer's INVITE had no SDP: we offer in the 2xx (RFC 3264)
         self._init_proposals()
 
     def __repr__(self) -> str:
@@ -193,6 +194,7 @@ class Session(ProposalMixin):
         self.transport = invitation.transport
         self.proposed_streams = list(streams)
         self._slots = slots
+        self._late_offer = invitation.sdp.proposed_remote is None
         self._watch(invitation)
         self.remote_user_agent = _text(headers.get("User-Agent"))
         self.subject = _text(headers.get("Subject"))
@@ -207,18 +209,24 @@ class Session(ProposalMixin):
     def accept(
         self, streams: Iterable[Any], is_focus: bool = False, extra_headers: Iterable[Any] | None = None
     ) -> None:
-        """Accept the incoming session with ``streams`` (a subset of ``proposed_streams``)."""
+        """Accept the incoming session with ``streams`` (a subset of ``proposed_streams``; for an
+        INVITE without SDP, any streams: they are our offer, sent in the 200)."""
         streams = list(streams)
         proposed = self.proposed_streams or []
-        if not streams or any(stream not in proposed for stream in streams):
+        if self._late_offer and streams and len(set(map(id, streams))) == len(streams):
+            self._move("accept")
+            self._slots = list(streams)  # our offer: one m= line per stream, in this order
+        elif not streams or any(stream not in proposed for stream in streams):
             raise ValueError("accept() takes a non-empty subset of the proposed streams")
-        self._move("accept")
-        self._slots = [slot if slot not in proposed or slot in streams else None for slot in self._slots]
+        else:
+            self._move("accept")
+            self._slots = [slot if slot not in proposed or slot in streams else None for slot in self._slots]
         self.proposed_streams = streams
         self._accept_headers = list(extra_headers or ())
         if is_focus:  # RFC 4579 §3: our Contact says we are the conference focus
             self._invitation.mark_local_contact_focus()
-        self._initialize(streams, "incoming", self._accept_initialized)
+        direction = "outgoing" if self._late_offer else "incoming"  # the streams make the offer
+        self._initialize(streams, direction, self._accept_initialized)
 
     def _accept_initialized(self, failure: StreamFailure | None) -> None:
         if self.state != "accepting":
@@ -230,6 +238,9 @@ class Session(ProposalMixin):
                 reason="Media Stream Failure",
                 failure_reason=f"media stream failed: {failure.reason}",
             )
+            return
+        if self._late_offer:
+            self._send_late_offer()
             return
         remote = self._invitation.sdp.proposed_remote
         try:
@@ -243,6 +254,21 @@ class Session(ProposalMixin):
             return
         self._post("SIPSessionWillStart")
         self._invitation.send_response(200, sdp=answer, extra_headers=self._accept_headers)
+
+    def _send_late_offer(self) -> None:
+        """The INVITE had no SDP: our offer goes in the 200 and the answer comes in the ACK
+        (RFC 3261 §13.2.1); the streams start when the ACK arrived (``_connected``)."""
+        try:
+            offer = offer_sdp(self._address(), self._slots)
+        except Exception as error:  # a stream that cannot write its offer
+            reason = getattr(error, "reason", None) or str(error) or type(error).__name__
+            self._invitation.send_response(500, "Media Stream Failure")
+            self._fail(
+                code=500, reason="Media Stream Failure", failure_reason=f"media stream failed: {reason}"
+            )
+            return
+        self._post("SIPSessionWillStart")
+        self._invitation.send_response(200, sdp=offer, extra_headers=self._accept_headers)
 
     def reject(self, code: int = 603, reason: str | None = None) -> None:
         """Refuse the incoming session (SIPSessionDidFail follows)."""
@@ -271,6 +297,7 @@ class Session(ProposalMixin):
         data: Any = notification.data
         if notification.name == "SIPInvitationGotSDPUpdate":
             self._sdp_error = None if data.succeeded else data.error
+            self._offer_answered(data)  # the answer to our offer in a 2xx to the peer's re-INVITE
             return
         completed = self._transactions.feed(data, self.direction)
         if completed is not None:
@@ -318,6 +345,10 @@ class Session(ProposalMixin):
         if not wanted:
             self._ending_originator = "remote"
             self._invitation.end()
+            if self._late_offer:  # the ACK's answer refused every line of our offer
+                failure = "SDP negotiation failed: the answer in the ACK refused every stream"
+                self._fail(code=0, reason=None, failure_reason=failure)
+                return
             self._fail(code=488, reason="Not Acceptable Here", failure_reason="no stream was accepted")
             return
 

@@ -36,6 +36,7 @@ from ._extensions import header_text
 from ._requests import InviteRequest, ReinviteRequest
 from ._state import (
     REPORTED_LOOPS,
+    REPORTED_SUB_LOOPS,
     InvitationEvent,
     InvitationState,
     SubEvent,
@@ -248,7 +249,7 @@ class InvitationBase:
 
     def _move_sub(self, event: SubEvent, originator: str, **data: Any) -> None:
         target = sub_transition(self._state, self._sub_state, event)
-        if target is self._sub_state:
+        if target is self._sub_state and (target, event) not in REPORTED_SUB_LOOPS:
             return
         previous = self._sub_state
         self._sub_state = target

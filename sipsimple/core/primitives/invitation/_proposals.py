@@ -78,8 +78,21 @@ class ProposalMixin(InvitationBase):
             content_type=SDP_TYPE if body else None,
         )  # fmt: skip
         request.on_provisional = self._proposal_provisional
+        request.on_progress = self._proposal_progress
         self._proposal = request
         request.start()
+
+    def _proposal_progress(self, request: ReinviteRequest, response: Any) -> None:
+        """A 101-199 to our re-INVITE: posted as a reported sub-state loop (REPORTED_SUB_LOOPS)."""
+        if (
+            request is self._proposal
+            and self._state is S.CONNECTED
+            and self._sub_state is SS.SENDING_PROPOSAL
+        ):
+            self._move_sub(
+                SE.RECEIVE_PROVISIONAL, "remote", method="INVITE", code=response.code,
+                reason=response.reason, headers=headers_of(response), body=response.body,
+            )  # fmt: skip
 
     def _proposal_provisional(self, request: ReinviteRequest) -> None:
         if request is self._proposal and self._proposal_cancel_wanted:

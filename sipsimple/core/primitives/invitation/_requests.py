@@ -85,16 +85,21 @@ class InviteRequest(ClientRequest):
 
 
 class ReinviteRequest(DialogRequest):
-    """A re-INVITE in the dialog; ``provisional_seen`` tells whether it may be cancelled."""
+    """A re-INVITE in the dialog; ``provisional_seen`` tells whether it may be cancelled.
+    ``on_provisional(request)`` hears the first 1xx, ``on_progress(request, response)`` each
+    101-199."""
 
     provisional_seen = False
     on_provisional: Callable[[ReinviteRequest], None] | None = None
+    on_progress: Callable[[ReinviteRequest, SIPResponse], None] | None = None
 
     def _on_response(self, attempt: _Attempt, response: SIPResponse) -> None:
         if 100 <= response.code < 200 and not self.provisional_seen:  # 100 Trying counts (§9.1)
             self.provisional_seen = True
             if self.on_provisional is not None:
                 self.on_provisional(self)
+        if 100 < response.code < 200 and self.on_progress is not None:
+            self.on_progress(self, response)
         super()._on_response(attempt, response)
 
     def current(self) -> tuple[SIPRequest, TransportAddress, str | None] | None:

@@ -18,7 +18,9 @@ Rules:
   provisional response to our INVITE after the first one (a 180 after a 183, the 18x of a second
   fork) is still news for the application, so EARLY -> EARLY is posted with its ``code`` and
   ``reason``. The driver filters what is not news before that: a 100 Trying, and a reliable 18x
-  whose RSeq was seen already (RFC 3262 §4).
+  whose RSeq was seen already (RFC 3262 §4). Likewise ``REPORTED_SUB_LOOPS``: a 101-199 to our
+  re-INVITE keeps SENDING_PROPOSAL and is posted with its ``code`` and ``reason`` (the Session
+  reports it as SIPSessionGotProvisionalResponse).
 
 ``TABLE[(state, event)]`` is the new state, ``SUB_TABLE[(sub_state, event)]`` the new sub-state.
 Every pair not in a table is a protocol error: a local event raises
@@ -36,6 +38,7 @@ from sipsimple.core.sip.transaction import Culprit
 __all__ = [
     "LOCAL_EVENTS",
     "REPORTED_LOOPS",
+    "REPORTED_SUB_LOOPS",
     "SUB_TABLE",
     "TABLE",
     "InvitationEvent",
@@ -105,6 +108,7 @@ class SubEvent(enum.Enum):
     RECEIVE_PROPOSAL = "a re-INVITE arrived"
     PROPOSAL_ANSWERED = "our re-INVITE got its final response"
     GLARE_RETRY = "the glare retry timer fired"
+    RECEIVE_PROVISIONAL = "a provisional response to our re-INVITE arrived"
 
 
 class InvitationStateError(SIPCoreInvalidStateError):
@@ -181,8 +185,12 @@ SUB_TABLE: dict[tuple[SubState, SubEvent], SubState] = {
     (SS.NORMAL, SE.RECEIVE_PROPOSAL): SS.RECEIVED_PROPOSAL,
     (SS.SENDING_PROPOSAL, SE.PROPOSAL_ANSWERED): SS.NORMAL,
     (SS.SENDING_PROPOSAL, SE.GLARE_RETRY): SS.SENDING_PROPOSAL,
+    (SS.SENDING_PROPOSAL, SE.RECEIVE_PROVISIONAL): SS.SENDING_PROPOSAL,
     (SS.RECEIVED_PROPOSAL, SE.ANSWER_PROPOSAL): SS.NORMAL,
 }
+
+#: Sub-state moves that keep the sub-state and are nevertheless posted.
+REPORTED_SUB_LOOPS = frozenset({(SS.SENDING_PROPOSAL, SE.RECEIVE_PROVISIONAL)})
 
 _LOCAL_SUB_EVENTS = frozenset({SE.SEND_PROPOSAL, SE.ANSWER_PROPOSAL, SE.GLARE_RETRY})
 
