@@ -10,8 +10,10 @@ our SDP and, on ACK, starts the stream (the stream port runs and joins the voice
 ends the session. It runs until SIGTERM/SIGINT and prints, every ``--report-every`` seconds, the
 calls answered (SIPSessionDidStart), ended (SIPSessionDidEnd) and failed (SIPSessionDidFail), the
 live sessions, the CPU the process used per answered call and its RSS; when it stops, the sessions
-still live (there should be none) and the collections and seconds of Python's cyclic garbage
-collector per generation. The first line is ``uas: listening IP:PORT user=USER``; SIPp must address
+still live (there should be none) and the collections and CPU seconds of Python's cyclic garbage
+collector per generation (the CPU time of the thread it ran on, which other processes' load moves
+little). With ``--memory S`` it also prints, every S seconds, the objects the collector tracks by
+type and those that grew most. The first line is ``uas: listening IP:PORT user=USER``; SIPp must address
 the request URI to USER.
 
 ``--sipp-rate R --seconds T`` (the driver): starts the answering process, runs a SIPp UAC against
@@ -28,6 +30,12 @@ Loopback only; run it in a private network namespace:
   .venv/bin/python benchmarks/uas.py --ip 127.0.0.1 --port 5070         # only the answering process
   ... --sipp-rate 100 --seconds 10 --profile /tmp/uas.prof              # cProfile the answering process
   ... --sipp-rate 300 --seconds 60 --what-if gc-freeze                 # gc.freeze() once it started
+  ... --what-if gc-threshold=50000,20,10                                # gc.set_threshold(...) at start
+  ... --sipp-rate 50 --seconds 20 --memory 10 --linger 40 --no-baseline  # what ended calls leave behind
+  ... --sipp-rate 50 --seconds 10 --memory 15 --what-if gc-garbage      # what only the collector frees
+  ... --sipp-rate 50 --seconds 10 --memory 10 --what-if tracemalloc     # the lines allocating most
+
+docs/performance.md explains the garbage-collector options and what they measured.
 
 Every SIPp run is bounded (a call limit, a receive timeout per call, a global timeout). Not a test:
 nothing here asserts on time.
@@ -80,7 +88,8 @@ def rss_megabytes(pid: int | str = "self") -> float:
 
 
 def track_gc() -> dict[int, list[float]]:
-    """Per generation, [collections, seconds] the cyclic garbage collector took; kept up to date."""
+    """Per generation, [collections, CPU seconds] the cyclic garbage collector took (the CPU time of
+    the thread it ran on, so that other processes' load does not count); kept up to date."""
     import gc
 
     totals: dict[int, list[float]] = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}
@@ -88,11 +97,11 @@ def track_gc() -> dict[int, list[float]]:
 
     def callback(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            started[0] = time.perf_counter()
+            started[0] = time.thread_time()
         else:
             total = totals[info["generation"]]
             total[0] += 1
-            total[1] += time.perf_counter() - started[0]
+            total[1] += time.thread_time() - started[0]
 
     gc.callbacks.append(callback)
     return totals
@@ -147,6 +156,65 @@ class AutoAnswer:
             session.reject(488)
 
 
+class MemoryReport:
+    """Every ``interval`` seconds: the objects the cyclic garbage collector tracks, by type, and
+    (with ``trace``, tracemalloc) the source lines whose live allocations grew most since the last
+    report. tracemalloc slows the process down several times: run it at a rate it keeps up with."""
+
+    def __init__(self, interval: float, trace: bool) -> None:
+        import tracemalloc
+
+        self.interval = interval
+        self.trace = trace
+        if trace:
+            tracemalloc.start(1)
+            self.snapshot = tracemalloc.take_snapshot()
+        self.types: dict[str, int] = {}
+
+    def report(self) -> None:
+        import gc
+        import tracemalloc
+
+        counts: dict[str, int] = {}
+        for obj in gc.get_objects():
+            name = type(obj).__qualname__
+            counts[name] = counts.get(name, 0) + 1
+        total = sum(counts.values())
+        grown = sorted(counts.items(), key=lambda item: item[1] - self.types.get(item[0], 0), reverse=True)
+        print(f"uas: memory: {total} gc-tracked objects; grew most since the last report:", flush=True)
+        for name, count in grown[:12]:
+            print(f"uas:   {count - self.types.get(name, 0):>+8} {count:>8} {name}", flush=True)
+        self.types = counts
+        if gc.get_debug() & gc.DEBUG_SAVEALL:  # what-if gc-garbage: what the collector freed
+            garbage: dict[str, int] = {}
+            for obj in gc.garbage:
+                garbage[type(obj).__qualname__] = garbage.get(type(obj).__qualname__, 0) + 1
+            print(
+                f"uas: memory: {len(gc.garbage)} objects freed only by the cyclic collector; most:",
+                flush=True,
+            )
+            for name, count in sorted(garbage.items(), key=lambda item: item[1], reverse=True)[:25]:
+                print(f"uas:   {count:>8} {name}", flush=True)
+            gc.garbage.clear()
+        if not self.trace:
+            return
+        snapshot = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(False, tracemalloc.__file__)]
+        )
+        current, peak = tracemalloc.get_traced_memory()
+        print(
+            f"uas: memory: traced {current / 1e6:.1f} MB (peak {peak / 1e6:.1f}); lines grown most:",
+            flush=True,
+        )
+        for stat in snapshot.compare_to(self.snapshot, "lineno")[:12]:
+            frame = stat.traceback[0]
+            where = f"{Path(frame.filename).name}:{frame.lineno}"
+            print(
+                f"uas:   {stat.size_diff / 1e3:>+9.0f} kB {stat.count_diff:>+8} blocks  {where}", flush=True
+            )
+        self.snapshot = snapshot
+
+
 class Reporter:
     """Prints a line of counters every ``interval`` seconds (reactor thread)."""
 
@@ -190,6 +258,7 @@ def serve(
     report_every: float,
     profile: str | None,
     what_if: list[str],
+    memory: float | None = None,
 ) -> None:
     """Run the answering SIPApplication until SIGTERM/SIGINT (see the module documentation)."""
     from twisted.internet.task import LoopingCall
@@ -243,14 +312,21 @@ def serve(
         reporter = Reporter(answer, SessionManager(), report_every)
         reporter.header()
         LoopingCall(reporter.report).start(report_every, now=False)
+        if memory:
+            LoopingCall(MemoryReport(memory, "tracemalloc" in what_if).report).start(memory, now=False)
         if profiler is not None:
             profiler.enable()
         return account, answer
 
     account, answer = twisted.call_and_wait(set_up, timeout=15)
-    if "gc-freeze" in what_if:  # the objects of the started application out of every collection
-        import gc
+    import gc
 
+    for change in what_if:
+        if change.startswith("gc-threshold="):  # e.g. gc-threshold=50000,20,10
+            gc.set_threshold(*(int(n) for n in change.split("=", 1)[1].split(",")))
+    if "gc-garbage" in what_if:  # keep what the collector frees, for --memory to count
+        gc.set_debug(gc.DEBUG_SAVEALL)
+    if "gc-freeze" in what_if:  # the objects of the started application out of every collection
         gc.collect()
         gc.freeze()
     print(f"{READY} {ip}:{application.engine.local_udp_port} user={account.contact.username}", flush=True)
@@ -486,12 +562,15 @@ def drive(args: argparse.Namespace) -> int:
         options += ["--profile", args.profile]
     for change in args.what_if:
         options += ["--what-if", change]
+    if args.memory:
+        options += ["--memory", str(args.memory)]
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="uas-") as tmp:
         workdir = Path(tmp)
         with uas_process(args.ip, options) as (uas, port, user):
             rows.append(run_uac(sipp, workdir, (args.ip, port), user, rate, calls, uas.pid, "sipsimple"))
             time.sleep(min(args.report_every, 5) + 0.5)  # one more counter line after the last BYE
+            time.sleep(args.linger)
         if not args.no_baseline:
             with sipp_uas(sipp, workdir, args.ip) as (baseline, port):
                 rows.append(
@@ -526,13 +605,34 @@ def main() -> int:
     parser.add_argument("--report-every", type=float, default=5.0, help="seconds between counter lines")
     parser.add_argument("--profile", help="cProfile the answering process's reactor thread into this file")
     parser.add_argument(
-        "--what-if", action="append", default=[], choices=["gc-freeze"],
-        help="measure a remedy in the answering process: gc-freeze (gc.freeze() once it started)",
+        "--what-if", action="append", default=[],
+        help="measure a remedy in the answering process: gc-freeze (gc.freeze() once it started),"
+        " gc-threshold=A,B,C (gc.set_threshold(A, B, C)); diagnostics with --memory: tracemalloc (the"
+        " source lines whose allocations grew most), gc-garbage (what only the cyclic collector freed)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--memory",
+        type=float,
+        help="every this many seconds, print the answering process's object counts"
+        " by type (the types grown most since the last report)",
+    )
+    parser.add_argument(
+        "--linger", type=float, default=0.0,
+        help="driver mode: keep the answering process this many seconds after the last call"
+        " (to see what ended calls leave behind once Timer J/L are over: 33 s)",
     )  # fmt: skip
     args = parser.parse_args()
+    for change in args.what_if:
+        if change not in ("gc-freeze", "tracemalloc", "gc-garbage") and not change.startswith(
+            "gc-threshold="
+        ):
+            parser.error(f"unknown --what-if {change!r}")
     if args.sipp_rate is not None:
         return drive(args)
-    serve(args.ip, args.port, args.sample_rate, args.rtp_ports, args.report_every, args.profile, args.what_if)
+    serve(
+        args.ip, args.port, args.sample_rate, args.rtp_ports, args.report_every, args.profile, args.what_if,
+        args.memory,
+    )  # fmt: skip
     return 0
 
 

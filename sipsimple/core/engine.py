@@ -59,7 +59,7 @@ from sipsimple.core.sip.stack import (
     StatelessRequest,
 )
 from sipsimple.core.sip.transaction import TimerConfig
-from sipsimple.core.sip.transport import TransportAddress, TransportManager
+from sipsimple.core.sip.transport import ICMPReport, TransportAddress, TransportManager
 from sipsimple.notification import NotificationCenter, NotificationData
 from sipsimple.util import ISOTimestamp, Singleton
 from sipsimple.util._network import default_ip_address
@@ -199,6 +199,7 @@ class SIPEngine(MediaEngineMixin):
                 on_bad_message=self._on_bad_message,
                 on_trace=self._on_trace,
                 on_connection_event=self._on_connection_event,
+                on_unreachable=self._on_unreachable,
                 max_message_size=max_message_size,
                 keepalive_interval=keepalive_interval,
                 tls_verify_server=tls_verify_server,
@@ -637,6 +638,11 @@ class SIPEngine(MediaEngineMixin):
         if kind != "connected":
             attributes["reason"] = reason
         self.post(name, **attributes)
+
+    def _on_unreachable(self, report: ICMPReport) -> None:
+        """An ICMP error about a UDP datagram: the stack fails the requests waiting on its destination."""
+        if self._stack is not None:
+            self._stack.destination_unreachable(report)
 
     def _report_exception(self) -> None:
         kind, value, trace = sys.exc_info()

@@ -11,6 +11,10 @@ users (the Engine and its request objects):
   UDP destination) and whose connection was refused before anything came back is sent again, once,
   over UDP as a new client transaction: same request and CSeq, a new top Via (``UDP``, a fresh
   branch). The listener hears the new transaction's events and nothing of the refused one.
+* ``destination_unreachable(report)`` is the transports' ``on_unreachable``: an ICMP error about a
+  request sent over UDP (RFC 3261 §18.4) fails every UDP client transaction to that host and port
+  still waiting for its final response, with ``DestinationUnreachable``; errors about responses
+  fail nothing.
 * A received request that matches a server transaction is a retransmission and goes to it. A new
   one gets a server transaction and is handed to ``on_request(server_transaction)``; the TU answers
   with ``server_transaction.send_response(response)``. A CANCEL is answered by its own transaction
@@ -51,7 +55,9 @@ from sipsimple.core.sip.transaction import (
     CancelTimer,
     InviteClientState,
     InviteClientTransaction,
+    InviteServerState,
     InviteServerTransaction,
+    LocalProtocolError,
     NonInviteClientState,
     NonInviteClientTransaction,
     NonInviteServerTransaction,
@@ -68,7 +74,13 @@ from sipsimple.core.sip.transaction import (
     client_key,
     server_key,
 )
-from sipsimple.core.sip.transport import ConnectionRefused, TransportAddress
+from sipsimple.core.sip.transaction.ended import AckRule, EndedTransactions, PassAck, Resend
+from sipsimple.core.sip.transport import (
+    ConnectionRefused,
+    DestinationUnreachable,
+    ICMPReport,
+    TransportAddress,
+)
 from sipsimple.core.sip.uri import BaseSIPURI
 
 __all__ = [
@@ -191,6 +203,15 @@ class _Driven(ABC):
 
 #: client transaction states in which nothing has come back from the peer yet
 _UNANSWERED = frozenset({InviteClientState.CALLING, NonInviteClientState.TRYING})
+#: client transaction states that still wait for a final response (an ICMP error can fail them)
+_AWAITING_FINAL = frozenset(
+    {
+        InviteClientState.CALLING,
+        InviteClientState.PROCEEDING,
+        NonInviteClientState.TRYING,
+        NonInviteClientState.PROCEEDING,
+    }
+)
 
 
 class ClientTransaction(_Driven):
@@ -295,13 +316,20 @@ class _MethodOnly:
         self.method = method
 
 
+#: the timers whose start means a server transaction has only a passive job left: answering or
+#: absorbing retransmissions (J: non-INVITE Completed, L: INVITE Accepted, I: INVITE Confirmed)
+_LINGER_TIMERS = frozenset({"J", "L", "I"})
+
+
 class ServerTransaction(_Driven):
     """A request we received; the TU answers with ``send_response``.
 
     A server transaction lives on after its final response to answer retransmissions (Timer J,
-    and Timer L for an INVITE: 32 s on UDP). To keep that cheap under load, it then keeps only the
-    bytes of its response and where they go: ``request`` is None after the final response (an
-    INVITE's 2xx may still be sent again: RFC 3261 §13.3.1.4).
+    and Timer L for an INVITE: 32 s on UDP). That job needs only the bytes of the response and
+    where they go, so when it starts the stack moves it to its table of ended transactions
+    (``transaction.ended``) and lets go of this object and its machine: ``request`` is None after
+    the final response, and this object only keeps what an INVITE's TU needs to send its 2xx
+    again (RFC 3261 §13.3.1.4) while Timer L runs.
     """
 
     def __init__(
@@ -318,7 +346,7 @@ class ServerTransaction(_Driven):
             machine: Any = InviteServerTransaction(
                 request,
                 reliable=reliable,
-                build_provisional=lambda invite, code: make_response(invite, code),
+                build_provisional=make_response,
                 timers=stack.timers,
             )
         else:
@@ -328,29 +356,107 @@ class ServerTransaction(_Driven):
         super().__init__(stack, machine)
         via = request.get("Via")
         self.key = server_key(via.branch, via.host, via.port, request.method)
+        #: called once, when the stack lets go of this object: the transaction terminated, or its
+        #: remaining passive job moved to the stack's table of ended transactions
         self.on_terminated: Callable[[ServerTransaction], None] | None = None
         #: called once, when the first final response went (so that what only matters until then,
         #: a CANCEL handler, is let go at once instead of with the transaction 32 s later)
         self.on_answered: Callable[[ServerTransaction], None] | None = None
+        self._linger: tuple[str, float] | None = None  # a linger timer the machine just started
+        self._final_code = 0  # the status code of the final response, once the machine is gone
 
     @property
     def answered(self) -> bool:
         """Whether a final response was sent."""
+        if self.machine is None:
+            return True
         last = self.machine.last_response
         return last is not None and last.status_code >= 200
+
+    @property
+    def ended(self) -> bool:
+        """Whether the machine's work is done and its passive remainder (answering or absorbing
+        retransmissions) lives in the stack's table of ended transactions, or is over."""
+        return self.machine is None
 
     def send_response(self, response: SIPResponse) -> None:
         """Send a response from the TU (provisional, then one final)."""
         if self.request is None and self.method != "INVITE":  # an INVITE's 2xx is sent again by its TU
             raise ValueError(f"{self!r} has already sent its final response")
+        if self.machine is None:
+            self._send_after_end(response)
+            return
         self._call("send_response", _SentResponse(response.code, response.to_bytes()))
         if response.code >= 200:
             self.request = None
-            if self.method == "INVITE":  # its machine only builds a 100 from it, never after this
-                self.machine.request = _MethodOnly("INVITE")
+            if self.machine is not None and self.method == "INVITE":  # its machine only builds a 100
+                self.machine.request = _MethodOnly("INVITE")  # from it, never after this
             on_answered, self.on_answered = self.on_answered, None
             if on_answered is not None:
                 on_answered(self)
+
+    def _send_after_end(self, response: SIPResponse) -> None:
+        """The TU's response once the machine is gone: an INVITE's 2xx sent again while Timer L
+        runs (RFC 6026 §8.7: Accepted sends it); anything else breaks the rules, as the machine said."""
+        if self._final_code >= 300:
+            raise LocalProtocolError(f"{self!r}: a non-2xx final response was already sent")
+        if not 200 <= response.code < 300:
+            raise LocalProtocolError(f"{self!r}: a 2xx was already sent; only 2xx retransmissions may follow")
+        if self.key is None or self.key not in self.stack._ended:
+            raise LocalProtocolError(
+                f"{self!r}: the transaction is terminated; send 2xx retransmissions directly"
+            )
+        assert self._destination is not None
+        self.stack.transport.send(response.to_bytes(), self._destination, new_connection=False).addErrback(
+            self._transport_failed
+        )
+
+    def _on_start_timer(self, action: StartTimer) -> None:
+        if action.name in _LINGER_TIMERS:
+            self._linger = (action.name, action.delay)  # handed over once the actions ran
+        else:
+            super()._on_start_timer(action)
+
+    def _call(self, event: str, *args: Any) -> None:
+        super()._call(event, *args)
+        if self._linger is not None:
+            self._hand_over(*self._linger)
+
+    def _hand_over(self, timer: str, lifetime: float) -> None:
+        """The machine entered Completed (non-INVITE), Accepted or Confirmed (INVITE): keep a record
+        of what answering retransmissions needs in the stack's ended table, and drop the machine
+        and everything it holds. The stack no longer refers to this object."""
+        machine = self.machine
+        last = machine.last_response
+        self._final_code = last.status_code if last is not None else 0
+        if self.key is not None:
+            if timer == "J":
+                to = self._destination
+                assert to is not None  # the final response went there
+                self.stack._keep_ended(
+                    self.key, lifetime, last.data, (to.transport, to.host, to.port), AckRule.REFUSE
+                )
+            elif machine.state is InviteServerState.ACCEPTED:
+                self.stack._keep_ended(self.key, lifetime, None, None, AckRule.PASS)
+            else:  # Confirmed
+                self.stack._keep_ended(self.key, lifetime, None, None, AckRule.ABSORB)
+        self._linger = None
+        self.machine = None
+        self._wire = None
+        for call in self._timers.values():  # none should be left; be sure nothing fires
+            if call.active():
+                call.cancel()
+        self._timers.clear()
+        self._forget()
+
+    def _transport_failed(self, failure: Any) -> None:
+        if self.machine is None:  # the response went out after the hand-over, and failed
+            self._failure = failure.value if hasattr(failure, "value") else failure
+            log.info("%r: transport failed: %s", self, self._failure)
+            if self.key is not None:
+                self.stack._ended.discard(self.key)
+            return
+        super()._transport_failed(failure)
 
     def _on_send(self, action: Send) -> None:
         message = action.message
@@ -373,9 +479,11 @@ class ServerTransaction(_Driven):
         log.info("%r: transport failed: %s", self, self._failure)
 
     def _forget(self) -> None:
-        self.stack._server_transactions.pop(self.key, None)
-        if self.on_terminated is not None:
-            self.on_terminated(self)
+        if self.stack._server_transactions.get(self.key) is self:
+            del self.stack._server_transactions[self.key]
+        on_terminated, self.on_terminated = self.on_terminated, None
+        if on_terminated is not None:
+            on_terminated(self)
 
     def __repr__(self) -> str:
         return f"<ServerTransaction {self.method} from {self.source}>"
@@ -429,6 +537,9 @@ class SIPStack:
         self.on_ack = on_ack
         self._client_transactions: dict[Any, ClientTransaction] = {}
         self._server_transactions: dict[Any, ServerTransaction] = {}
+        #: server transactions that only absorb retransmissions now, as small records
+        self._ended = EndedTransactions()
+        self._sweep: Any = None  # the DelayedCall that expires the next ended records
 
     # sending ------------------------------------------------------------------------------------
 
@@ -506,6 +617,31 @@ class SIPStack:
         self._start_client(retry)
         return retry
 
+    def destination_unreachable(self, report: ICMPReport) -> int:
+        """The transports' ``on_unreachable`` (RFC 3261 §18.4): an ICMP error says a datagram sent to
+        ``report.destination`` cannot be delivered. Every UDP client transaction to that address that
+        still waits for its final response fails at once with `DestinationUnreachable` (its TU then
+        tries the next target, RFC 3263 §4.3, or reports 503), instead of retransmitting until Timer
+        B/F. An error about a response fails nothing: its server transaction keeps to its timers.
+        Returns how many transactions failed."""
+        if report.about_response:
+            log.debug("ignoring %s about a response to %s", report, report.destination)
+            return 0
+        destination = report.destination
+        doomed = [
+            transaction
+            for transaction in self._client_transactions.values()
+            if transaction.destination == destination
+            and not transaction.terminated
+            and getattr(transaction.machine, "state", None) in _AWAITING_FINAL
+        ]
+        if doomed:
+            log.info("%s: %s; failing %d transaction(s) to it", destination, report, len(doomed))
+        for transaction in doomed:  # each one leaves the table as it fails: the list is a copy
+            if not transaction.terminated:
+                transaction._transport_failed(DestinationUnreachable(report))
+        return len(doomed)
+
     def send_stateless(
         self, request: SIPRequest, destination: TransportAddress, *, tls_name: str | None = None
     ) -> Deferred[TransportAddress]:
@@ -558,6 +694,8 @@ class SIPStack:
         if existing is not None:
             existing._call("receive_request", request)
             return
+        if key is not None and self._ended and self._answer_ended(key, request, source, local):
+            return
         if request.method == "ACK":
             self.on_request(StatelessRequest(request, source, local))
             return
@@ -566,14 +704,69 @@ class SIPStack:
             self._server_transactions[transaction.key] = transaction
         transaction._call("start")
         if request.method == "CANCEL":
-            target = self._server_transactions.get(cancel_target_key(via.branch, via.host, via.port))
-            if target is None or target.terminated or self.on_cancel is None:
-                transaction.send_response(make_response(request, 481))
-            else:
+            target_key = cancel_target_key(via.branch, via.host, via.port)
+            target = self._server_transactions.get(target_key)
+            if target is not None and not target.terminated and self.on_cancel is not None:
                 transaction.send_response(make_response(request, 200))
                 self.on_cancel(target, transaction)
+            elif target is None and target_key in self._ended:  # answered: the CANCEL changes nothing
+                transaction.send_response(make_response(request, 200))
+            else:
+                transaction.send_response(make_response(request, 481))
             return
         self.on_request(transaction)
+
+    def _answer_ended(
+        self, key: Any, request: SIPRequest, source: TransportAddress, local: TransportAddress
+    ) -> bool:
+        """A request matching an ended server transaction: answered, absorbed or (an ACK for our 2xx
+        that kept the INVITE's branch, RFC 6026 §8.7) passed on. False when nothing matches."""
+        verdict = self._ended.receive(key, request.method == "ACK", self.reactor.seconds())
+        if verdict is None:
+            return False
+        if isinstance(verdict, Resend):  # the final response again
+            transport, host, port = verdict.destination
+            self.transport.send(
+                verdict.data, TransportAddress(transport, host, port), new_connection=False
+            ).addErrback(self._resend_failed, key)
+        elif verdict is PassAck:
+            self.on_request(StatelessRequest(request, source, local))
+        return True  # else Absorb
+
+    def _resend_failed(self, failure: Any, key: Any) -> None:
+        log.info("re-sending a final response failed: %s", failure.getErrorMessage())
+        self._ended.discard(key)  # a transport error ends the transaction (RFC 3261 §17.2.4)
+
+    def _keep_ended(
+        self, key: Any, lifetime: float, data: bytes | None, destination: Any, ack: AckRule
+    ) -> None:
+        self._ended.add(key, self.reactor.seconds(), lifetime, data=data, destination=destination, ack=ack)
+        self._schedule_sweep()
+
+    #: how much later than due an ended record may be dropped, so that one sweep takes many
+    _SWEEP_SLACK = 0.1
+
+    def _schedule_sweep(self) -> None:
+        due = self._ended.next_deadline()
+        call = self._sweep
+        if call is not None and call.active():
+            if due is not None and call.getTime() <= due + self._SWEEP_SLACK:  # soon enough
+                return
+            call.cancel()
+        self._sweep = None
+        if due is not None:
+            now = self.reactor.seconds()
+            at = (
+                due
+                if due >= now + self._SWEEP_SLACK
+                else min(now + self._SWEEP_SLACK, due + self._SWEEP_SLACK)
+            )
+            self._sweep = self.reactor.callLater(max(at - now, 0.0), self._expire_ended)
+
+    def _expire_ended(self) -> None:
+        self._sweep = None
+        self._ended.expire(self.reactor.seconds())
+        self._schedule_sweep()
 
     def _check_request(self, request: SIPRequest) -> tuple[int, str] | None:
         """Why a request cannot be served (status code and reason), or None (RFC 3261 §8.2, RFC 4475).
@@ -649,4 +842,5 @@ class SIPStack:
 
     @property
     def transaction_count(self) -> int:
-        return len(self._client_transactions) + len(self._server_transactions)
+        """Client and server transactions not yet terminated, ended ones included."""
+        return len(self._client_transactions) + len(self._server_transactions) + len(self._ended)

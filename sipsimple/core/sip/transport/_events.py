@@ -9,6 +9,7 @@ from typing import Literal
 
 from .._scanner import ScannedMessage
 from ._address import TransportAddress
+from ._icmp import ICMPReport
 
 __all__ = [
     "BadMessageCallback",
@@ -16,6 +17,7 @@ __all__ = [
     "ConnectionEventCallback",
     "MessageCallback",
     "TraceCallback",
+    "UnreachableCallback",
     "logger",
 ]
 
@@ -27,6 +29,7 @@ TraceCallback = Callable[[Literal["in", "out"], TransportAddress, TransportAddre
 ConnectionEventCallback = Callable[
     [Literal["connected", "disconnected"], TransportAddress, TransportAddress, str | None], object
 ]
+UnreachableCallback = Callable[[ICMPReport], object]
 
 
 @dataclass(slots=True)
@@ -37,6 +40,7 @@ class Callbacks:
     on_bad_message: BadMessageCallback | None = None
     on_trace: TraceCallback | None = None
     on_connection_event: ConnectionEventCallback | None = None
+    on_unreachable: UnreachableCallback | None = None
 
     def message(self, message: ScannedMessage, source: TransportAddress, local: TransportAddress) -> None:
         if self.on_trace is not None:
@@ -64,6 +68,10 @@ class Callbacks:
         logger.debug("%s %s <-> %s%s", kind, local, remote, f" ({reason})" if reason else "")
         if self.on_connection_event is not None:
             self._call("on_connection_event", self.on_connection_event, kind, local, remote, reason)
+
+    def unreachable(self, report: ICMPReport) -> None:
+        if self.on_unreachable is not None:
+            self._call("on_unreachable", self.on_unreachable, report)
 
     @staticmethod
     def _call(name: str, callback: Callable[..., object], *args: object) -> None:

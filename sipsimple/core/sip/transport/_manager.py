@@ -41,6 +41,7 @@ from ._events import (
     ConnectionEventCallback,
     MessageCallback,
     TraceCallback,
+    UnreachableCallback,
     logger,
 )
 from ._stream import (
@@ -52,7 +53,7 @@ from ._stream import (
     StreamProtocol,
 )
 from ._tls import PathLike, TLSConfiguration, TLSConfigurationError, classify_tls_failure
-from ._udp import MAX_DATAGRAM, UDPEndpoint
+from ._udp import MAX_DATAGRAM, UDPEndpoint, adopt_udp_socket
 
 __all__ = ["ConnectionInfo", "TransportManager"]
 
@@ -128,6 +129,10 @@ class TransportManager:
     for ours, ``keepalive_interval`` between CRLF pings on our connections (RFC 5626), ``pong_timeout``
     for the answer. ``udp_tcp_switch_threshold`` (None: never) is the request size above which a UDP
     destination is reached over TCP instead (RFC 3261 §18.1.1).
+
+    ``on_unreachable(report)`` hears of the ICMP errors (Linux only) that make a UDP datagram we sent
+    undeliverable (RFC 3261 §18.4): an `ICMPReport` naming its destination. A UDP send has succeeded
+    long before; the SIP stack uses it to fail the transactions waiting on that destination.
     """
 
     def __init__(
@@ -138,6 +143,7 @@ class TransportManager:
         on_bad_message: BadMessageCallback | None = None,
         on_trace: TraceCallback | None = None,
         on_connection_event: ConnectionEventCallback | None = None,
+        on_unreachable: UnreachableCallback | None = None,
         clock: Any = None,
         idle_timeout: float | None = 600.0,
         outgoing_idle_timeout: float | None = 3600.0,
@@ -157,7 +163,7 @@ class TransportManager:
             raise ValueError(f"max_message_size must be positive, not {max_message_size!r}")
         self._reactor = reactor
         self._clock = clock if clock is not None else reactor
-        self._callbacks = Callbacks(on_message, on_bad_message, on_trace, on_connection_event)
+        self._callbacks = Callbacks(on_message, on_bad_message, on_trace, on_connection_event, on_unreachable)
         timeouts = Timeouts(
             idle_timeout=idle_timeout,
             outgoing_idle_timeout=outgoing_idle_timeout,
@@ -213,7 +219,8 @@ class TransportManager:
         return endpoint.local
 
     def _bind_udp(self, host: str, port: int, endpoint: UDPEndpoint, packet_size: int) -> Any:
-        """Bind the socket ourselves and hand it to the reactor, so a failed bind leaks no socket."""
+        """Bind the socket ourselves and hand it to the reactor, so a failed bind leaks no socket.
+        On Linux the port reports ICMP errors (see `adopt_udp_socket`)."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
@@ -221,7 +228,7 @@ class TransportManager:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
             sock.bind((host, port))
             sock.setblocking(False)
-            return self._reactor.adoptDatagramPort(sock.fileno(), family, endpoint, maxPacketSize=packet_size)
+            return adopt_udp_socket(self._reactor, sock, endpoint, packet_size)
         finally:
             sock.close()  # the reactor keeps its own duplicate of the descriptor
 
