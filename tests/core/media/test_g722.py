@@ -178,3 +178,87 @@ def test_frames_of_any_even_size_give_the_same_stream():
     decoded = Decoder("G722").decode(whole)
     decoder = Decoder("G722")
     assert b"".join(decoder.decode(whole[i : i + 617]) for i in range(0, len(whole), 617)) == decoded
+
+
+def extreme_code_streams() -> dict[str, bytes]:
+    """Code streams that push the predictors to their limits: for a code byte c, c repeated (the
+    zero-section coefficients reach -32768 or 32767, the scale factors their ceilings or floors),
+    then c alternating with its complement, then runs of seven of c and of c with its lower band's
+    sign flipped (the pole coefficients swing between their bounds)."""
+    streams = {}
+    for c in (0x00, 0x04, 0x1F, 0x33, 0x66, 0x99, 0xCC, 0xFF):
+        repeated = bytes([c]) * 2000
+        alternating = bytes([c, 255 - c]) * 1000
+        runs = bytes(c if (i // 7) % 2 else c ^ 0x20 for i in range(2000))
+        streams[f"{c:#04x}: repeated, alternating, in runs"] = repeated + alternating + runs
+    return streams
+
+
+@pytest.mark.parametrize("name", list(extreme_code_streams()))
+def test_codes_that_drive_the_predictors_to_their_limits_decode_to_spandsps_samples(spandsp, name):
+    """Every saturation and limiter of the Recommendation is exercised at its bound (our decoder
+    computes most of them as 16-bit vector lanes): the same samples as spandsp's wherever the
+    output stays within 16 bits. These streams overshoot far (often by more than one wrap of
+    spandsp's int16 cast), so a differing sample need only be one we saturated; the predictors'
+    states must still agree, or the samples in range would differ too."""
+    codes = extreme_code_streams()[name]
+    theirs, ours = spandsp_decode(spandsp, codes), our_decode(codes)
+    in_range = [i for i, o in enumerate(ours) if -32768 < o < 32767]
+    assert len(in_range) > len(ours) // 4
+    assert [ours[i] for i in in_range] == [theirs[i] for i in in_range]
+
+
+def ffmpeg_g722_decode(codes: bytes) -> array:
+    """FFmpeg's G.722 decoder (through PyAV), fed 20 ms packets."""
+    av = pytest.importorskip(
+        "av", reason="PyAV (package 'av', pinned in requirements/dev.txt) is not installed"
+    )
+    context = av.CodecContext.create("g722", "r")
+    context.sample_rate, context.layout = 16000, "mono"
+    out = array("h")
+    for i in range(0, len(codes), FRAME // 2):
+        for frame in context.decode(av.Packet(codes[i : i + FRAME // 2])):
+            out.frombytes(bytes(frame.planes[0])[: 2 * frame.samples])
+    return out
+
+
+@pytest.mark.parametrize("name", list(extreme_code_streams()))
+def test_codes_that_drive_the_predictors_to_their_limits_decode_to_ffmpegs_samples_exactly(name):
+    """FFmpeg saturates the output as we do, so on these streams it must agree with us on every
+    sample, the overshoots included: the limiters at their bounds leave their mark there (a
+    pole-coefficient limit off by a few hundred changes only overshooting samples)."""
+    codes = extreme_code_streams()[name]
+    assert our_decode(codes) == ffmpeg_g722_decode(codes)
+
+
+@pytest.mark.parametrize("period", [1, 2, 3, 5, 8, 13, 21, 34])
+def test_full_scale_square_waves_of_any_period_encode_to_spandsps_bytes(spandsp, period):
+    """The encoder's extremes: full-scale square waves from 8 kHz down to 235 Hz push the
+    differences to the quantisers' outermost intervals and the scale factors to their ceilings."""
+    pcm = array("h", (32767 if (i // period) % 2 else -32768 for i in range(16000 * 2)))
+    assert our_encode(pcm) == spandsp_encode(spandsp, pcm)
+
+
+def test_decoding_in_blocks_of_one_to_seventeen_bytes_gives_the_samples_of_one_call():
+    """The receive QMF works eight code bytes at a time with a remainder loop: blocks of every size
+    from 1 to 17 bytes (every remainder, and blocks smaller than one pass) give the same samples as
+    decoding the whole stream at once."""
+    codes = Encoder("G722").encode(SIGNALS["a sweep 50 Hz to 7.9 kHz"][:16000].tobytes())
+    whole = Decoder("G722").decode(codes)
+    for size in range(1, 18):
+        decoder = Decoder("G722")
+        assert b"".join(decoder.decode(codes[i : i + size]) for i in range(0, len(codes), size)) == whole, (
+            size
+        )
+
+
+def test_encoding_in_blocks_of_two_to_thirty_four_samples_gives_the_bytes_of_one_call():
+    """The same for the encoder's transmit QMF and ADPCM passes: blocks of every even size from 2
+    to 34 samples give the bytes one call gives."""
+    pcm = SIGNALS["bursts of noise between near silence"][:16000]
+    whole = Encoder("G722").encode(pcm.tobytes())
+    for size in range(2, 35, 2):
+        encoder = Encoder("G722")
+        assert (
+            b"".join(encoder.encode(pcm[i : i + size].tobytes()) for i in range(0, len(pcm), size)) == whole
+        ), size

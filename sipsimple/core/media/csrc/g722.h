@@ -21,17 +21,18 @@
 extern "C" {
 #endif
 
-/* One sub-band's adaptive predictor and quantiser scale (Recommendation blocks 3 and 4). */
+/* One sub-band's adaptive predictor and quantiser scale (Recommendation blocks 3 and 4). Every
+ * value lies in the 16-bit range. */
 typedef struct g722_band {
-    int32_t s;     /* signal estimate */
-    int32_t sz;    /* its zero-section part */
-    int32_t det;   /* quantiser scale factor */
-    int32_t nb;    /* its logarithm */
-    int32_t a[3];  /* pole coefficients a1, a2 (a[0] unused) */
-    int32_t b[9];  /* zero coefficients b1..b6 (b[0] unused; b[7], b[8] stay 0) */
-    int32_t d[9];  /* quantised differences d1..d6, newest first (d[0] unused; d[7], d[8] stay 0) */
-    int32_t p[3];  /* partial reconstructions, newest first */
-    int32_t r[3];  /* reconstructed signal, newest first */
+    int16_t b[8]; /* zero-section coefficients b1..b6 (b[6], b[7] stay 0) */
+    int16_t d[8]; /* quantised differences d1..d6, newest first (d[6], d[7]: don't care) */
+    int32_t s;    /* signal estimate */
+    int32_t sz;   /* its zero-section part */
+    int32_t det;  /* quantiser scale factor */
+    int32_t nb;   /* its logarithm */
+    int32_t a1, a2; /* pole-section coefficients */
+    int32_t p1, p2; /* partial reconstructions, newest first */
+    int32_t rr1;  /* the last reconstructed signal, doubled and saturated (as FILTEP uses it) */
 } g722_band_t;
 
 typedef struct g722_encoder {
