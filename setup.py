@@ -119,10 +119,11 @@ EXTENSIONS = [
         include_dirs=["sipsimple/core/media/csrc"],
         libraries=["pthread", "m"],
     ),
-    # SRTP session pair over libsrtp2, AES-CM/HMAC-SHA1 from libcrypto (C, csrc/srtp_ctx.h table).
+    # SRTP session pair: our AES-CM/HMAC-SHA1 engine over libcrypto, libsrtp2 for AEAD (csrc/srtp_ctx.h).
     extension(
         "sipsimple.core.media._srtp",
-        ["sipsimple/core/media/_srtp.pyx", "sipsimple/core/media/csrc/srtp_ctx.c"],
+        ["sipsimple/core/media/_srtp.pyx"]
+        + [f"sipsimple/core/media/csrc/{name}.c" for name in ("srtp_ctx", "srtp_cm")],
         packages=("libsrtp2", "libcrypto"),
         include_dirs=["sipsimple/core/media/csrc"],
         libraries=["pthread"],

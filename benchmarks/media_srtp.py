@@ -1,4 +1,4 @@
-"""Cost of SRTP (sipsimple.core.media._srtp over libsrtp2) per 172-byte PCMU packet, on one core.
+"""Cost of SRTP (sipsimple.core.media._srtp) per 172-byte PCMU packet, on one core.
 
 For every crypto suite this libsrtp runs, on a 20 ms PCMU packet (12-byte RTP header + 160 bytes):
   * C: µs to protect and to unprotect one packet, measured inside C with the GIL released (what
@@ -6,9 +6,11 @@ For every crypto suite this libsrtp runs, on a 20 ms PCMU packet (12-byte RTP he
     and 50 received);
   * Python API: µs for ``SRTPSession.protect_rtp()`` + ``unprotect_rtp()`` from Python (copies).
 Baselines measured in the same run: a C memcpy of the same packet (the floor of touching the bytes
-at all), ``bytes(packet)`` from Python, and the C figures with libsrtp's own crypto back end (a
-child process with SIPSIMPLE_SRTP_CRYPTO=library; Debian's libsrtp2 runs it over NSS) instead of
-the OpenSSL AES-128-CM/HMAC-SHA1 we install.
+at all), ``bytes(packet)`` from Python, the C figures of sessions on libsrtp
+(``SRTPSession(engine="libsrtp")``: libsrtp with the OpenSSL AES-128-CM/HMAC-SHA1 we plug into it,
+the engine the AES-CM suites ran on before our own, csrc/srtp_cm.c), and those with libsrtp's own
+crypto back end (a child process with SIPSIMPLE_SRTP_CRYPTO=library; Debian's libsrtp2 runs it over
+NSS).
 
 Run: .venv/bin/python benchmarks/media_srtp.py [seconds per figure, default 1]
 Not a test: nothing here asserts on time.
@@ -30,18 +32,18 @@ from sipsimple.core.media import _srtp
 PACKET = struct.pack("!BBHII", 0x80, 0, 1, 160, 0x1234ABCD) + bytes(range(160))
 
 
-def c_figures(suite: str, seconds: float) -> tuple[float, float, float]:
+def c_figures(suite: str, seconds: float, engine: str = "default") -> tuple[float, float, float]:
     """(µs protect, µs unprotect, µs memcpy) per packet: best of three C loops."""
     info = _srtp.suite_info(suite)
     key = os.urandom(info.key_length + info.salt_length)
     iterations = 20000
     start = time.perf_counter()
-    _srtp._time_round_trips(suite, key, PACKET, iterations)
+    _srtp._time_round_trips(suite, key, PACKET, iterations, engine)
     elapsed = time.perf_counter() - start
     iterations = max(2000, min(60000, int(iterations * seconds / max(elapsed, 1e-6) / 3)))
     best = None
     for _ in range(3):
-        ns = _srtp._time_round_trips(suite, key, PACKET, iterations)
+        ns = _srtp._time_round_trips(suite, key, PACKET, iterations, engine)
         figures = tuple(n / iterations / 1000 for n in ns)
         best = figures if best is None else tuple(min(a, b) for a, b in zip(best, figures, strict=True))
     assert best is not None
@@ -83,7 +85,7 @@ def main() -> None:
         print(json.dumps({suite: c_figures(suite, seconds) for suite in _srtp.available_suites()}))
         return
     print(f"{_srtp.library_version()}; suites available: {', '.join(_srtp.available_suites())}")
-    print(f"AES-128-CM and HMAC-SHA1 by: {_srtp.crypto_backend()}")
+    print(f"crypto: {_srtp.crypto_backend()}")
     print(f"packet: {len(PACKET)} bytes (RTP header + 20 ms of PCMU)")
     print(
         f"{'suite':<26}{'protect µs':>11}{'unprotect µs':>14}{'sum µs':>8}{'µs/call-s':>11}"
@@ -97,6 +99,11 @@ def main() -> None:
             f"{suite:<26}{protect:>11.3f}{unprotect:>14.3f}{total:>8.3f}{50 * total:>11.1f}"
             f"{python:>11.2f}{memcpy:>11.4f}"
         )
+    print('baseline: every suite on libsrtp (SRTPSession(engine="libsrtp"), AES-CM/HMAC-SHA1 from OpenSSL):')
+    for suite in _srtp.available_suites():
+        protect, unprotect, _ = c_figures(suite, seconds / 2, "libsrtp")
+        total = protect + unprotect
+        print(f"{suite:<26}{protect:>11.3f}{unprotect:>14.3f}{total:>8.3f}{50 * total:>11.1f}")
     print("with libsrtp's own crypto back end (child process):")
     for suite, (protect, unprotect, _) in library_backend_figures(seconds / 2).items():
         total = protect + unprotect

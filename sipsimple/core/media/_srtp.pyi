@@ -1,6 +1,6 @@
-"""Type stub for sipsimple.core.media._srtp (SRTP session pair over libsrtp2)."""
+"""Type stub for sipsimple.core.media._srtp (SRTP session pair: our AES-CM engine, libsrtp2)."""
 
-from typing import Any, Final, NamedTuple, final
+from typing import Any, Final, Literal, NamedTuple, final
 
 from sipsimple.core._errors import SIPCoreError
 
@@ -13,6 +13,7 @@ __all__ = [
     "E_MALFORMED",
     "E_NO_KEY",
     "E_REPLAY",
+    "E_SOURCES",
     "E_SPACE",
     "E_UNSUPPORTED",
     "MAX_RTCP_TAIL",
@@ -41,6 +42,7 @@ E_AUTH: Final[int]
 E_REPLAY: Final[int]
 E_KEY_EXPIRED: Final[int]
 E_LIBRARY: Final[int]
+E_SOURCES: Final[int]
 MAX_RTP_TAIL: Final[int]
 MAX_RTCP_TAIL: Final[int]
 API_CAPSULE_NAME: Final[str]
@@ -85,7 +87,7 @@ def crypto_backend() -> str: ...
 
 @final
 class SRTPSession:
-    def __init__(self) -> None: ...
+    def __init__(self, engine: Literal["default", "libsrtp"] = "default") -> None: ...
     def set_outbound_key(self, suite: str, key: _Bytes) -> bool: ...
     def set_inbound_key(self, suite: str, key: _Bytes) -> bool: ...
     def clear_keys(self) -> None: ...
@@ -104,4 +106,10 @@ class SRTPSession:
     def stats(self) -> SRTPStats: ...
     def capsule(self) -> Any: ...
 
-def _time_round_trips(suite: str, key: _Bytes, packet: _Bytes, iterations: int) -> tuple[int, int, int]: ...
+def _time_round_trips(
+    suite: str,
+    key: _Bytes,
+    packet: _Bytes,
+    iterations: int,
+    engine: Literal["default", "libsrtp"] = "default",
+) -> tuple[int, int, int]: ...

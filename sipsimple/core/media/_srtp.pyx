@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
-"""SRTP for the media engine: the Python face of csrc/srtp_ctx.h (libsrtp2).
+"""SRTP for the media engine: the Python face of csrc/srtp_ctx.h.
 
 An :class:`SRTPSession` is the pair of SRTP contexts of one RTP session: the outbound one
 protects what we send with our key, the inbound one unprotects what the peer sends with its key
@@ -7,8 +7,10 @@ protects what we send with our key, the inbound one unprotects what the peer sen
 native threads without the GIL, through the function table in the ``_C_API`` capsule
 (csrc/srtp_ctx.h ``media_srtp_api``) on the session from :meth:`SRTPSession.capsule`.
 
-Suites: AES_CM_128_HMAC_SHA1_80 and _32 (RFC 3711, RFC 4568), AEAD_AES_128_GCM and
-AEAD_AES_256_GCM (RFC 7714) when this libsrtp build has them (:func:`available_suites`).
+Suites: AES_CM_128_HMAC_SHA1_80 and _32 (RFC 3711, RFC 4568) on our own packet engine over
+libcrypto (csrc/srtp_cm.c), AEAD_AES_128_GCM and AEAD_AES_256_GCM (RFC 7714) on libsrtp2 when its
+build has them (:func:`available_suites`). ``SRTPSession(engine="libsrtp")`` runs every suite on
+libsrtp instead (the cross-check of the tests and benchmarks).
 
 Every C status goes through one check that raises :class:`SRTPError`.
 """
@@ -36,6 +38,7 @@ __all__ = [
     "E_MALFORMED",
     "E_NO_KEY",
     "E_REPLAY",
+    "E_SOURCES",
     "E_SPACE",
     "E_UNSUPPORTED",
     "MAX_RTCP_TAIL",
@@ -62,6 +65,8 @@ E_AUTH = MEDIA_SRTP_E_AUTH
 E_REPLAY = MEDIA_SRTP_E_REPLAY
 E_KEY_EXPIRED = MEDIA_SRTP_E_KEY_EXPIRED
 E_LIBRARY = MEDIA_SRTP_E_LIBRARY
+E_SOURCES = MEDIA_SRTP_E_SOURCES
+_ENGINES = {"default": MEDIA_SRTP_ENGINE_DEFAULT, "libsrtp": MEDIA_SRTP_ENGINE_LIBSRTP}
 
 MAX_RTP_TAIL = MEDIA_SRTP_MAX_RTP_TAIL
 MAX_RTCP_TAIL = MEDIA_SRTP_MAX_RTCP_TAIL
@@ -150,8 +155,11 @@ def library_version():
 
 
 def crypto_backend():
-    """Who runs AES-128-CM and HMAC-SHA1 for libsrtp: OpenSSL's version text (the default), or
-    "libsrtp's own" when SIPSIMPLE_SRTP_CRYPTO=library was set before the first use."""
+    """Who does the cryptography, in words: for the AES-CM suites our engine (AES on AES-NI or
+    from OpenSSL, SHA-1 from OpenSSL, with its version text), for the others libsrtp (which also
+    gets AES-128-CM and HMAC-SHA1 from OpenSSL, for ``engine="libsrtp"`` sessions); or "libsrtp's
+    own" when SIPSIMPLE_SRTP_CRYPTO=library was set before the first use (then every session runs
+    on libsrtp with its built-in crypto)."""
     return media_srtp_crypto_backend().decode("ascii", "replace")
 
 
@@ -179,13 +187,19 @@ cdef class SRTPSession:
     packets that were already on their way.
 
     The packet methods copy the packet (protect adds the trailer); the RTP stream uses the C
-    functions in place instead. They release the GIL while libsrtp runs.
+    functions in place instead. They release the GIL while the packet is processed.
+
+    ``engine``: "default" (ours for the AES-CM suites, libsrtp for AEAD) or "libsrtp" (libsrtp
+    for every suite); it applies to the keys installed afterwards.
     """
 
     cdef media_srtp_t *s
 
-    def __cinit__(self):
+    def __cinit__(self, engine="default"):
+        if engine not in _ENGINES:
+            raise SRTPError(MEDIA_SRTP_E_ARGUMENT, f"unknown SRTP engine {engine!r}")
         check(media_srtp_create(&self.s))
+        check(media_srtp_set_engine(self.s, _ENGINES[engine]))
 
     def __dealloc__(self):
         media_srtp_destroy(self.s)
@@ -313,12 +327,12 @@ cdef inline uint64_t _now_ns() noexcept nogil:
     return <uint64_t>t.tv_sec * 1000000000 + <uint64_t>t.tv_nsec
 
 
-def _time_round_trips(suite, key, packet, Py_ssize_t iterations):
+def _time_round_trips(suite, key, packet, Py_ssize_t iterations, engine="default"):
     """Protect then unprotect ``iterations`` copies of ``packet`` (sequence numbers rewritten so
     the replay check passes), all in C. Returns (ns protecting, ns unprotecting, ns of the memcpy
     baseline: copying the same packet as often). For the benchmark only.
     """
-    cdef SRTPSession session = SRTPSession()
+    cdef SRTPSession session = SRTPSession(engine)
     session.set_outbound_key(suite, key)
     session.set_inbound_key(suite, key)
     cdef bytes data = as_bytes(packet)

@@ -1,12 +1,13 @@
-"""SRTP over libsrtp2 (sipsimple.core.media._srtp over csrc/srtp_ctx.c).
+"""SRTP sessions (sipsimple.core.media._srtp over csrc/srtp_ctx.c: our AES-CM engine, libsrtp2).
 
 What they prove:
   * an independent Python model of SRTP (the `cryptography` package's AES, the standard library's
     HMAC-SHA1) reproduces the RFC 3711 Appendix B.2 AES-CM keystream, the B.3 key derivation and the
     RFC 7714 §16.1.1 AEAD_AES_128_GCM packet, all typed in from the RFCs;
-  * libsrtp, through our session, produces exactly the model's SRTP and SRTCP packets for every
-    suite: AES-CM with 80- and 32-bit tags (SRTCP keeping 80 bits), AES-GCM 128 and 256; so the
-    wire format interoperates with any other RFC implementation;
+  * our session produces exactly the model's SRTP and SRTCP packets for every suite, on both
+    engines (ours for AES-CM by default, libsrtp): AES-CM with 80- and 32-bit tags (SRTCP keeping
+    80 bits), AES-GCM 128 and 256; so the wire format interoperates with any other RFC
+    implementation (test_srtp_engines.py compares the two engines in depth);
   * protect → unprotect round-trips RTP and RTCP for every suite; tampered, replayed, truncated and
     foreign packets are refused with the right status and counted, never fatal;
   * the rollover counter advances across sequence number 65535 (the packet after the wrap is the
@@ -184,24 +185,26 @@ def test_the_model_gcm_packet_is_rfc7714_section_16_1_1():
     )
 
 
-# ---- libsrtp against the model ------------------------------------------------------------------
+# ---- the engines against the model --------------------------------------------------------------
 
 
+@pytest.mark.parametrize("engine", ["default", "libsrtp"])
 @pytest.mark.parametrize("suite", [CM80, CM32])
-def test_libsrtp_protects_rtp_with_the_rfc3711_keys_exactly_as_the_model(suite):
-    s = SRTPSession()
+def test_both_engines_protect_rtp_with_the_rfc3711_keys_exactly_as_the_model(suite, engine):
+    s = SRTPSession(engine)
     s.set_outbound_key(suite, RFC_MASTER_KEY + RFC_MASTER_SALT)
     for seq in (0, 1, 0x1234):
         packet = rtp_packet(seq, payload=bytes(range(48)))
         assert s.protect_rtp(packet) == model_protect_rtp(suite, RFC_MASTER_KEY + RFC_MASTER_SALT, packet)
 
 
+@pytest.mark.parametrize("engine", ["default", "libsrtp"])
 @pytest.mark.parametrize("suite", _srtp.SUITE_NAMES)
-def test_every_available_suite_matches_the_model_for_rtp_and_rtcp(suite):
+def test_every_available_suite_matches_the_model_for_rtp_and_rtcp(suite, engine):
     if suite not in AVAILABLE:
         pytest.skip(f"this libsrtp build has no {suite}")
     key = master_key(suite, fill=0x5A)
-    s = SRTPSession()
+    s = SRTPSession(engine)
     s.set_outbound_key(suite, key)
     packet = rtp_packet(0xBEEF)
     protected = s.protect_rtp(packet)

@@ -1,8 +1,9 @@
 """The SRTP C layer without Python: what the RTP stream extension will do from its native threads.
 
-What it proves: csrc/srtp_ctx.c builds into a plain C program (libsrtp2 and pthreads, no Python)
-that calls everything through the function table the ``_C_API`` capsule holds
-(``media_srtp_api_table()``), with the OpenSSL crypto back end and with libsrtp's own; in it one thread protects 100,000 RTP packets (and an RTCP packet
+What it proves: csrc/srtp_ctx.c and srtp_cm.c build into a plain C program (libsrtp2, libcrypto and
+pthreads, no Python) that calls everything through the function table the ``_C_API`` capsule holds
+(``media_srtp_api_table()``), on our AES-CM engine (with AES-NI, and with libcrypto's AES when
+SIPSIMPLE_SRTP_AESNI=0) and on libsrtp with its own crypto; in it one thread protects 100,000 RTP packets (and an RTCP packet
 every 100) on a session's outbound side while a second thread unprotects them on the same
 session's inbound side, concurrently; meanwhile a third thread rekeys twice (inbound first, then
 outbound, as an SDES re-INVITE does), once just after the sequence number wrapped. Every packet
@@ -151,14 +152,32 @@ int main(void)
 """
 
 
+def cpu_has_aes() -> bool:
+    """Whether this x86-64 CPU has the AES instructions (where srtp_cm.c uses them)."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(line.startswith("flags") and " aes " in f"{line} " for line in cpuinfo.splitlines())
+
+
 def pkg_config(*args: str) -> list[str]:
     command = ["pkg-config", *args, "libsrtp2", "libcrypto"]
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout.split()
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("pkg-config") is None, reason="needs gcc")
-@pytest.mark.parametrize("backend", ["openssl", "library"])
-def test_the_c_layer_protects_unprotects_and_rekeys_on_native_threads_without_python(tmp_path, backend):
+@pytest.mark.parametrize(
+    ("backend", "environment"),
+    [
+        ("openssl", {}),
+        ("openssl", {"SIPSIMPLE_SRTP_AESNI": "0"}),
+        ("library", {"SIPSIMPLE_SRTP_CRYPTO": "library"}),
+    ],
+)
+def test_the_c_layer_protects_unprotects_and_rekeys_on_native_threads_without_python(
+    tmp_path, backend, environment
+):
     source = tmp_path / "native_srtp.c"
     source.write_text(PROGRAM)
     binary = tmp_path / "native_srtp"
@@ -174,6 +193,7 @@ def test_the_c_layer_protects_unprotects_and_rekeys_on_native_threads_without_py
             *pkg_config("--cflags"),
             str(source),
             str(CSRC / "srtp_ctx.c"),
+            str(CSRC / "srtp_cm.c"),
             "-o",
             str(binary),
             *pkg_config("--libs"),
@@ -182,13 +202,19 @@ def test_the_c_layer_protects_unprotects_and_rekeys_on_native_threads_without_py
         capture_output=True,
         timeout=120,
     )
-    environment = {**os.environ, "SIPSIMPLE_SRTP_CRYPTO": backend}
     result = subprocess.run(
-        [str(binary)], check=True, capture_output=True, text=True, timeout=120, env=environment
+        [str(binary)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **environment},
     )
     words = result.stdout.splitlines()[0].split()
     figures = dict(zip(words[0::2], words[1::2], strict=False))
     assert ("OpenSSL" in result.stdout) == (backend == "openssl"), result.stdout
+    aesni = backend == "openssl" and not environment and cpu_has_aes()
+    assert ("AES-NI" in result.stdout) == aesni, result.stdout
     assert "rekey failed" not in result.stdout, result.stdout
     assert figures["failures"] == "0", result.stdout
     assert figures["bad"] == "0", result.stdout

@@ -1,5 +1,12 @@
 /*
- * SRTP session pair over libsrtp2 (see srtp_ctx.h for the threading and rekeying rules).
+ * SRTP session pair (see srtp_ctx.h for the threading and rekeying rules).
+ *
+ * Engines. A direction's context under one key is either ours (srtp_cm.c: AES_CM_128_HMAC_SHA1_80
+ * and _32, the suites SDES peers offer first) or libsrtp's (the AEAD suites; every suite when the
+ * session was switched to MEDIA_SRTP_ENGINE_LIBSRTP, or for the whole process with
+ * SIPSIMPLE_SRTP_CRYPTO=library). Ours exists for speed: libsrtp spends about as long finding the
+ * stream, updating its key limit and re-initialising the cipher for every packet's IV as the
+ * cryptography itself; both produce the same packets (tests/core/media/test_srtp_engines.py).
  *
  * Every libsrtp status goes through status_of(), the one place that maps them to ours. The
  * crypto policies are filled from the constants of <srtp2/crypto_types.h> rather than through
@@ -18,9 +25,11 @@
  */
 #define _GNU_SOURCE
 #include "srtp_ctx.h"
+#include "srtp_cm.h"
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -70,6 +79,7 @@ static int status_of(srtp_err_status_t status, int bad_param)
         return MEDIA_SRTP_E_REPLAY;
     case srtp_err_status_bad_param:
     case srtp_err_status_parse_err:
+    case srtp_err_status_cant_check: /* SRTCP without the E flag where we keyed for encryption */
         return bad_param;
     case srtp_err_status_alloc_fail:
         return MEDIA_SRTP_E_NO_MEMORY;
@@ -109,7 +119,7 @@ static void fill_crypto_policy(srtp_crypto_policy_t *p, int suite, int rtcp)
     }
 }
 
-static int create_context(srtp_t *out, int direction, int suite, const uint8_t *key)
+static int create_libsrtp(srtp_t *out, int direction, int suite, const uint8_t *key)
 {
     srtp_policy_t policy;
     unsigned char key_copy[MEDIA_SRTP_MAX_KEY_LENGTH];
@@ -136,6 +146,7 @@ static int create_context(srtp_t *out, int direction, int suite, const uint8_t *
 
 static EVP_CIPHER *aes_128_ctr;
 static const char *crypto_backend = "libsrtp's own";
+static int process_engine = MEDIA_SRTP_ENGINE_DEFAULT; /* LIBSRTP: every session runs on libsrtp */
 
 typedef struct icm_state {
     EVP_CIPHER_CTX *ctx;
@@ -336,8 +347,10 @@ static const srtp_auth_type_t ossl_hmac_sha1 = {
 static void install_crypto(void)
 {
     const char *choice = getenv("SIPSIMPLE_SRTP_CRYPTO");
-    if (choice != NULL && strcmp(choice, "library") == 0)
+    if (choice != NULL && strcmp(choice, "library") == 0) {
+        process_engine = MEDIA_SRTP_ENGINE_LIBSRTP;
         return;
+    }
     aes_128_ctr = EVP_CIPHER_fetch(NULL, "AES-128-CTR", NULL);
     if (aes_128_ctr == NULL)
         return;
@@ -351,10 +364,12 @@ static void install_crypto(void)
     crypto_backend = OPENSSL_VERSION_TEXT " (AES-128-CM, HMAC-SHA1)";
 }
 
+static char backend_text[256];
+
 const char *media_srtp_crypto_backend(void)
 {
     media_srtp_init();
-    return crypto_backend;
+    return backend_text[0] != '\0' ? backend_text : crypto_backend;
 }
 
 static void init_library(void)
@@ -365,9 +380,13 @@ static void init_library(void)
     if (init_status != MEDIA_SRTP_OK)
         return;
     install_crypto();
+    if (process_engine == MEDIA_SRTP_ENGINE_DEFAULT && srtp_cm_available())
+        snprintf(backend_text, sizeof backend_text,
+                 "AES-CM: sipsimple's SRTP (AES %s, SHA-1 of " OPENSSL_VERSION_TEXT "); others: libsrtp, %s",
+                 srtp_cm_uses_aesni() ? "on AES-NI" : "of OpenSSL", crypto_backend);
     for (int suite = 1; suite <= MEDIA_SRTP_SUITE_COUNT; suite++) {
         srtp_t probe;
-        suite_works[suite] = create_context(&probe, MEDIA_SRTP_OUTBOUND, suite, probe_key) == MEDIA_SRTP_OK;
+        suite_works[suite] = create_libsrtp(&probe, MEDIA_SRTP_OUTBOUND, suite, probe_key) == MEDIA_SRTP_OK;
         if (suite_works[suite])
             srtp_dealloc(probe);
     }
@@ -411,7 +430,9 @@ const char *media_srtp_strerror(int status)
     case MEDIA_SRTP_E_INIT:
         return "libsrtp failed to initialise";
     case MEDIA_SRTP_E_LIBRARY:
-        return "libsrtp error";
+        return "libsrtp or libcrypto error";
+    case MEDIA_SRTP_E_SOURCES:
+        return "too many SSRCs sending under one key";
     default:
         return "unknown SRTP status";
     }
@@ -446,21 +467,77 @@ int media_srtp_suite_available(int suite)
 
 /* ---- sessions ------------------------------------------------------------------------------ */
 
+/* one direction under one key: ours (AES-CM) or libsrtp's; both NULL: no key */
+typedef struct context {
+    srtp_cm_t *cm;
+    srtp_t lib;
+} context;
+
+static int context_create(context *c, int engine, int direction_, int suite, const uint8_t *key)
+{
+    c->cm = NULL;
+    c->lib = NULL;
+    if (engine == MEDIA_SRTP_ENGINE_DEFAULT && process_engine == MEDIA_SRTP_ENGINE_DEFAULT && srtp_cm_available() &&
+        (suite == MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80 || suite == MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32))
+        return srtp_cm_create(&c->cm, direction_ == MEDIA_SRTP_OUTBOUND,
+                              suite == MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32 ? 4 : 10, key, key + SRTP_CM_KEY_LENGTH);
+    return create_libsrtp(&c->lib, direction_, suite, key);
+}
+
+static int context_live(const context *c)
+{
+    return c->cm != NULL || c->lib != NULL;
+}
+
+static void context_free(context *c)
+{
+    srtp_cm_destroy(c->cm);
+    if (c->lib != NULL)
+        srtp_dealloc(c->lib);
+    c->cm = NULL;
+    c->lib = NULL;
+}
+
+/* -> new length or status */
+static int context_protect(context *c, uint8_t *packet, size_t length, size_t capacity, int rtcp)
+{
+    int len = (int)length, status;
+    if (c->cm != NULL)
+        return rtcp ? srtp_cm_protect_rtcp(c->cm, packet, length, capacity)
+                    : srtp_cm_protect_rtp(c->cm, packet, length, capacity);
+    status = status_of(rtcp ? srtp_protect_rtcp(c->lib, packet, &len) : srtp_protect(c->lib, packet, &len),
+                       MEDIA_SRTP_E_MALFORMED);
+    return status == MEDIA_SRTP_OK ? len : status;
+}
+
+static int context_unprotect(context *c, uint8_t *packet, size_t length, int rtcp)
+{
+    int len = (int)length, status;
+    if (c->cm != NULL)
+        return rtcp ? srtp_cm_unprotect_rtcp(c->cm, packet, length) : srtp_cm_unprotect_rtp(c->cm, packet, length);
+    status = status_of(rtcp ? srtp_unprotect_rtcp(c->lib, packet, &len) : srtp_unprotect(c->lib, packet, &len),
+                       MEDIA_SRTP_E_MALFORMED);
+    return status == MEDIA_SRTP_OK ? len : status;
+}
+
+/* what a packet touches first (two cache lines: the lock, the contexts, the usual counters), then
+ * the failure counters and the key */
 typedef struct direction {
     pthread_mutex_t lock;          /* held for one packet, or for a context swap */
-    srtp_t context;                /* NULL: no key */
-    srtp_t previous;               /* inbound only: the context before the last rekey */
+    context current;               /* no key when not live */
+    context previous;              /* inbound only: the context before the last rekey */
     int suite;
-    unsigned key_length;
-    uint8_t key[MEDIA_SRTP_MAX_KEY_LENGTH];
     unsigned authenticated;        /* packets the current context accepted (up to the fallback limit) */
     uint64_t rtp_ok, rtcp_ok, with_previous;
     uint64_t auth_failures, replay_failures, malformed, other_failures;
     uint32_t rekeys;
-} direction;
+    unsigned key_length;
+    uint8_t key[MEDIA_SRTP_MAX_KEY_LENGTH];
+} __attribute__((aligned(64))) direction;
 
 struct media_srtp {
-    pthread_mutex_t control;       /* serialises set_key/clear_key; never taken per packet */
+    pthread_mutex_t control;       /* serialises set_key/clear_key/set_engine; never taken per packet */
+    int engine;                    /* MEDIA_SRTP_ENGINE_* for the next keys */
     direction dir[2];
 };
 
@@ -473,31 +550,33 @@ int media_srtp_create(media_srtp_t **out)
     *out = NULL;
     if ((status = media_srtp_init()) < 0)
         return status;
-    if ((s = calloc(1, sizeof *s)) == NULL)
+    if ((s = aligned_alloc(64, (sizeof *s + 63) / 64 * 64)) == NULL)
         return MEDIA_SRTP_E_NO_MEMORY;
+    memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->control, NULL);
+    s->engine = MEDIA_SRTP_ENGINE_DEFAULT;
     for (int d = 0; d < 2; d++)
         pthread_mutex_init(&s->dir[d].lock, NULL);
     *out = s;
     return MEDIA_SRTP_OK;
 }
 
-static void forget(direction *d, srtp_t *retired)
+static void forget(direction *d, context *retired)
 {
     /* with d->lock held: detach both contexts (freed by the caller after unlocking) */
-    retired[0] = d->context;
+    retired[0] = d->current;
     retired[1] = d->previous;
-    d->context = d->previous = NULL;
+    memset(&d->current, 0, sizeof d->current);
+    memset(&d->previous, 0, sizeof d->previous);
     d->suite = 0;
     d->key_length = 0;
     explicit_bzero(d->key, sizeof d->key);
 }
 
-static void dealloc_all(srtp_t *contexts, int count)
+static void dealloc_all(context *contexts, int count)
 {
     for (int i = 0; i < count; i++)
-        if (contexts[i] != NULL)
-            srtp_dealloc(contexts[i]);
+        context_free(&contexts[i]);
 }
 
 void media_srtp_destroy(media_srtp_t *s)
@@ -505,7 +584,7 @@ void media_srtp_destroy(media_srtp_t *s)
     if (s == NULL)
         return;
     for (int d = 0; d < 2; d++) {
-        srtp_t retired[2];
+        context retired[2];
         forget(&s->dir[d], retired);
         dealloc_all(retired, 2);
         pthread_mutex_destroy(&s->dir[d].lock);
@@ -518,7 +597,7 @@ void media_srtp_destroy(media_srtp_t *s)
 int media_srtp_set_key(media_srtp_t *s, int direction_, int suite, const uint8_t *key, size_t length)
 {
     const media_srtp_suite_info *info = media_srtp_suite_info_get(suite);
-    srtp_t fresh, retired[2] = {NULL, NULL};
+    context fresh, retired[2];
     direction *d;
     int status;
 
@@ -529,25 +608,26 @@ int media_srtp_set_key(media_srtp_t *s, int direction_, int suite, const uint8_t
     if ((status = media_srtp_suite_available(suite)) <= 0)
         return status < 0 ? status : MEDIA_SRTP_E_UNSUPPORTED;
     d = &s->dir[direction_];
+    memset(retired, 0, sizeof retired);
 
     pthread_mutex_lock(&s->control);
     /* only set_key/clear_key write the key fields, and they hold the control mutex */
-    if (d->context != NULL && d->suite == suite && d->key_length == length && memcmp(d->key, key, length) == 0) {
+    if (context_live(&d->current) && d->suite == suite && d->key_length == length && memcmp(d->key, key, length) == 0) {
         pthread_mutex_unlock(&s->control);
         return 0;
     }
-    status = create_context(&fresh, direction_, suite, key);
+    status = context_create(&fresh, s->engine, direction_, suite, key);
     if (status == MEDIA_SRTP_OK) {
         pthread_mutex_lock(&d->lock);
         if (direction_ == MEDIA_SRTP_INBOUND) {
             retired[0] = d->previous;
-            d->previous = d->context;
+            d->previous = d->current;
         } else {
-            retired[0] = d->context;
+            retired[0] = d->current;
         }
-        if (d->context != NULL)
+        if (context_live(&d->current))
             d->rekeys++;
-        d->context = fresh;
+        d->current = fresh;
         d->suite = suite;
         d->key_length = (unsigned)length;
         memcpy(d->key, key, length);
@@ -560,9 +640,19 @@ int media_srtp_set_key(media_srtp_t *s, int direction_, int suite, const uint8_t
     return status;
 }
 
+int media_srtp_set_engine(media_srtp_t *s, int engine)
+{
+    if (s == NULL || (engine != MEDIA_SRTP_ENGINE_DEFAULT && engine != MEDIA_SRTP_ENGINE_LIBSRTP))
+        return MEDIA_SRTP_E_ARGUMENT;
+    pthread_mutex_lock(&s->control);
+    s->engine = engine;
+    pthread_mutex_unlock(&s->control);
+    return MEDIA_SRTP_OK;
+}
+
 int media_srtp_clear_key(media_srtp_t *s, int direction_)
 {
-    srtp_t retired[2];
+    context retired[2];
     direction *d;
     if (s == NULL || (direction_ != MEDIA_SRTP_OUTBOUND && direction_ != MEDIA_SRTP_INBOUND))
         return MEDIA_SRTP_E_ARGUMENT;
@@ -594,12 +684,12 @@ size_t media_srtp_tail_room(media_srtp_t *s, int rtcp)
 static int protect(media_srtp_t *s, uint8_t *packet, size_t length, size_t capacity, int rtcp)
 {
     direction *d;
-    int status, len;
+    int status;
     if (s == NULL || packet == NULL)
         return MEDIA_SRTP_E_ARGUMENT;
     d = &s->dir[MEDIA_SRTP_OUTBOUND];
     pthread_mutex_lock(&d->lock);
-    if (d->context == NULL) {
+    if (!context_live(&d->current)) {
         status = MEDIA_SRTP_E_NO_KEY;
     } else if (length < (rtcp ? 8u : 12u) || (packet[0] >> 6) != 2) {
         status = MEDIA_SRTP_E_MALFORMED;
@@ -609,12 +699,8 @@ static int protect(media_srtp_t *s, uint8_t *packet, size_t length, size_t capac
         if (length > (size_t)INT_MAX - tail || capacity < length + tail) {
             status = MEDIA_SRTP_E_SPACE;
         } else {
-            len = (int)length;
-            status = status_of(rtcp ? srtp_protect_rtcp(d->context, packet, &len)
-                                    : srtp_protect(d->context, packet, &len),
-                               MEDIA_SRTP_E_MALFORMED);
-            if (status == MEDIA_SRTP_OK) {
-                status = len;
+            status = context_protect(&d->current, packet, length, capacity, rtcp);
+            if (status >= 0) {
                 if (rtcp)
                     d->rtcp_ok++;
                 else
@@ -628,46 +714,38 @@ static int protect(media_srtp_t *s, uint8_t *packet, size_t length, size_t capac
     return status;
 }
 
-static int run_unprotect(srtp_t context, uint8_t *packet, int *len, int rtcp)
-{
-    return status_of(rtcp ? srtp_unprotect_rtcp(context, packet, len) : srtp_unprotect(context, packet, len),
-                     MEDIA_SRTP_E_MALFORMED);
-}
-
 static int unprotect(media_srtp_t *s, uint8_t *packet, size_t length, int rtcp)
 {
     uint8_t saved[MEDIA_SRTP_FALLBACK_MAX_PACKET];
     direction *d;
-    int status, len = (int)length;
+    int status;
     if (s == NULL || packet == NULL)
         return MEDIA_SRTP_E_ARGUMENT;
     d = &s->dir[MEDIA_SRTP_INBOUND];
     pthread_mutex_lock(&d->lock);
-    if (d->context == NULL) {
+    if (!context_live(&d->current)) {
         status = MEDIA_SRTP_E_NO_KEY;
     } else if (length < (rtcp ? 8u : 12u) || length > INT_MAX || (packet[0] >> 6) != 2) {
         status = MEDIA_SRTP_E_MALFORMED;
     } else {
-        int fallback = d->previous != NULL && d->authenticated < MEDIA_SRTP_FALLBACK_PACKETS &&
+        int fallback = context_live(&d->previous) && d->authenticated < MEDIA_SRTP_FALLBACK_PACKETS &&
                        length <= sizeof saved;
         if (fallback)
             memcpy(saved, packet, length);
-        status = run_unprotect(d->context, packet, &len, rtcp);
-        if (status == MEDIA_SRTP_OK) {
+        status = context_unprotect(&d->current, packet, length, rtcp);
+        if (status >= 0) {
             if (d->authenticated < MEDIA_SRTP_FALLBACK_PACKETS)
                 d->authenticated++;
         } else if (status == MEDIA_SRTP_E_AUTH && fallback) {
             int old;
             memcpy(packet, saved, length);
-            len = (int)length;
-            old = run_unprotect(d->previous, packet, &len, rtcp);
-            if (old == MEDIA_SRTP_OK)
+            old = context_unprotect(&d->previous, packet, length, rtcp);
+            if (old >= 0)
                 d->with_previous++;
-            if (old == MEDIA_SRTP_OK || old == MEDIA_SRTP_E_REPLAY)
+            if (old >= 0 || old == MEDIA_SRTP_E_REPLAY)
                 status = old;
         }
-        if (status == MEDIA_SRTP_OK) {
-            status = len;
+        if (status >= 0) {
             if (rtcp)
                 d->rtcp_ok++;
             else

@@ -1,7 +1,9 @@
 /*
- * SRTP for one RTP session (RFC 3711, RFC 7714) over libsrtp2: an outbound context that protects
- * what we send and an inbound context that unprotects what we receive, each keyed separately
- * (SDES gives each side its own sending key, RFC 4568 §6.1).
+ * SRTP for one RTP session (RFC 3711, RFC 7714): an outbound context that protects what we send
+ * and an inbound context that unprotects what we receive, each keyed separately (SDES gives each
+ * side its own sending key, RFC 4568 §6.1). The AES-CM suites run on our own packet engine over
+ * libcrypto (srtp_cm.h); the AEAD suites, and every suite of a session switched to
+ * MEDIA_SRTP_ENGINE_LIBSRTP, run on libsrtp2.
  *
  * Threads. media_srtp_protect_rtp()/_rtcp() may be called from any one thread at a time and
  * media_srtp_unprotect_rtp()/_rtcp() from any one (other) thread at a time, without the GIL; each
@@ -53,10 +55,18 @@ enum { MEDIA_SRTP_OUTBOUND = 0, MEDIA_SRTP_INBOUND = 1 };
 #define MEDIA_SRTP_E_MALFORMED (-5)   /* too short, or not RTP/RTCP version 2 */
 #define MEDIA_SRTP_E_AUTH (-6)        /* authentication failed: forged, damaged or wrong key */
 #define MEDIA_SRTP_E_REPLAY (-7)      /* seen before, or older than the replay window */
-#define MEDIA_SRTP_E_KEY_EXPIRED (-8) /* the key reached libsrtp's packet limit */
+#define MEDIA_SRTP_E_KEY_EXPIRED (-8) /* the key reached its packet limit (2^48 RTP, 2^31 RTCP) */
 #define MEDIA_SRTP_E_NO_MEMORY (-9)
 #define MEDIA_SRTP_E_INIT (-10)       /* srtp_init() failed */
-#define MEDIA_SRTP_E_LIBRARY (-11)    /* any other libsrtp status */
+#define MEDIA_SRTP_E_LIBRARY (-11)    /* any other libsrtp or libcrypto failure */
+#define MEDIA_SRTP_E_SOURCES (-12)    /* outbound: more SSRCs under one key than srtp_cm.h keeps */
+
+/* who runs a session's packets (media_srtp_set_engine) */
+enum {
+    MEDIA_SRTP_ENGINE_DEFAULT = 0, /* ours for AES-CM, libsrtp for AEAD (libsrtp for all with
+                                      SIPSIMPLE_SRTP_CRYPTO=library in the environment) */
+    MEDIA_SRTP_ENGINE_LIBSRTP = 1, /* libsrtp for every suite (the cross-check) */
+};
 
 #define MEDIA_SRTP_MAX_KEY_LENGTH 46   /* master key + salt: 32 + 14 (we use at most 32 + 12) */
 #define MEDIA_SRTP_MAX_RTP_TAIL 16     /* authentication tag (GCM) */
@@ -106,6 +116,8 @@ size_t media_srtp_tail_room(media_srtp_t *s, int rtcp);
 
 int media_srtp_create(media_srtp_t **out);
 void media_srtp_destroy(media_srtp_t *s); /* no packet function may run concurrently */
+/* which engine the keys installed from now on use (not in the function table: tests, benchmarks) */
+int media_srtp_set_engine(media_srtp_t *s, int engine);
 /* key = master key || master salt, exactly key_length + salt_length octets.
  * Returns 1 if a new context was swapped in, 0 if that key was already installed. */
 int media_srtp_set_key(media_srtp_t *s, int direction, int suite, const uint8_t *key, size_t length);

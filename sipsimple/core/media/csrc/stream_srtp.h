@@ -15,13 +15,14 @@ extern "C" {
 #endif
 
 typedef struct stream_srtp {
-    stream_transform_t transform; /* ctx points back here */
+    stream_transform_t transform; /* ctx is the session (see stream_srtp.c) */
     const media_srtp_api *api;
     media_srtp_t *session;
 } stream_srtp_t;
 
-/* Fills `adapter` for `session`; install &adapter->transform on the transport. The session and the
- * adapter must stay valid until the transform is removed (stream_transport_set_transform(NULL)). */
+/* Fills `adapter` for `session`; install &adapter->transform on the transport. The session must
+ * stay valid until the transform is removed (stream_transport_set_transform(NULL)); the transport
+ * copies the transform, and `api` must be the _srtp extension's table (there is one per process). */
 void stream_srtp_init(stream_srtp_t *adapter, const media_srtp_api *api, media_srtp_t *session);
 
 #ifdef __cplusplus

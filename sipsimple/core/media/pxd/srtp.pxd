@@ -1,4 +1,4 @@
-# Declarations of the SRTP session pair over libsrtp2: csrc/srtp_ctx.h (see docs/media-srtp.md).
+# Declarations of the SRTP session pair (our AES-CM engine, libsrtp2 for AEAD): csrc/srtp_ctx.h (see docs/media-srtp.md).
 #
 # Another extension (the RTP stream) does not link libsrtp: it takes the function table from the
 # _srtp extension at import time and a session from an SRTPSession's capsule:
@@ -38,6 +38,9 @@ cdef extern from "srtp_ctx.h" nogil:
         MEDIA_SRTP_E_NO_MEMORY
         MEDIA_SRTP_E_INIT
         MEDIA_SRTP_E_LIBRARY
+        MEDIA_SRTP_E_SOURCES
+        MEDIA_SRTP_ENGINE_DEFAULT
+        MEDIA_SRTP_ENGINE_LIBSRTP
         MEDIA_SRTP_MAX_KEY_LENGTH
         MEDIA_SRTP_MAX_RTP_TAIL
         MEDIA_SRTP_MAX_RTCP_TAIL
@@ -85,6 +88,7 @@ cdef extern from "srtp_ctx.h" nogil:
     size_t media_srtp_tail_room(media_srtp_t *s, int rtcp)
     int media_srtp_create(media_srtp_t **out)
     void media_srtp_destroy(media_srtp_t *s)
+    int media_srtp_set_engine(media_srtp_t *s, int engine)
     int media_srtp_set_key(media_srtp_t *s, int direction, int suite, const uint8_t *key, size_t length)
     int media_srtp_clear_key(media_srtp_t *s, int direction)
     int media_srtp_protect_rtp(media_srtp_t *s, uint8_t *packet, size_t length, size_t capacity)
