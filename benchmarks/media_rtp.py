@@ -12,7 +12,8 @@ Throughput, on PCMU-shaped packets (12-byte header + 160 bytes, one every 20 ms)
 Latency added by the engine at 0 and at 30 ms of jitter (uniform +-30 ms as netem gives it, and
 Gaussian sigma 30 ms), on a seeded simulated network (60 s, 1 % loss): mean / 95th percentile /
 max of the time a packet waits in the jitter buffer, plus the 20 ms packetisation, and the late
-rate.
+rate (benchmarks/media_latency.py has more networks, the recovery after a burst, and the same
+measured end to end over real sockets).
 
 Run: .venv/bin/python benchmarks/media_rtp.py [seconds per figure, default 1]
 Not a test: nothing here asserts on time.
@@ -180,8 +181,8 @@ def main() -> None:
     print(f"{'network':<44} {'mean':>7} {'p95':>7} {'max':>7} {'late %':>7} {'target':>7}")
     phases = [2.5 * i for i in range(8)]
     for label, jitter, min_delay in (
-        ("no jitter", lambda rng: 0.0, 10),
-        ("no jitter, min_delay_ms=0", lambda rng: 0.0, 0),
+        ("no jitter (default: 10 ms minimum)", lambda rng: 0.0, 10),
+        ("no jitter, min_delay_ms=0 (low latency)", lambda rng: 0.0, 0),
         ("30 ms jitter (uniform +-30 ms)", lambda rng: rng.uniform(-30, 30), 10),
         ("30 ms jitter (Gaussian sigma 30 ms)", lambda rng: rng.gauss(0, 30), 10),
     ):

@@ -788,6 +788,8 @@ cdef class JitterBuffer:
     when the playout needs it; both take the caller's clock in nanoseconds.
 
     ``frame_samples`` is the packet duration in RTP units (0: 20 ms); ``percentile`` in percent.
+    ``min_delay_ms`` is a floor of the target delay: 10 ms by default, a margin against a loaded
+    machine's scheduling stalls; 0 is the low-latency setting (docs/media-rtp.md, "Minimum delay").
     """
 
     cdef jbuf_t *jb

@@ -121,7 +121,7 @@ def test_a_packet_after_its_time_is_late_and_its_slot_concealed():
     assert played(frames) == [k for k in range(120) if k != 100]
     stats = jb.stats
     assert (stats["late"], stats["missing"], stats["played"], stats["expanded"]) == (1, 1, 119, 0)
-    assert jb.target_delay_ms == 10  # one late packet alone does not move the delay
+    assert jb.target_delay_ms == 10  # still the minimum: one late packet alone does not move the delay
 
 
 def test_a_lost_packet_is_concealed_and_the_next_one_plays_on_time():
@@ -174,7 +174,7 @@ def test_sequence_numbers_and_timestamps_wrap():
 
 
 def test_an_ssrc_change_starts_over_with_the_new_source():
-    jb = JitterBuffer(8000, FRAME_SAMPLES)
+    jb = JitterBuffer(8000, FRAME_SAMPLES, min_delay_ms=10)
     run(jb, [20 * k for k in range(5)], [10 + 20 * k for k in range(3)])
     assert jb.stats["buffered"] == 2
     assert jb.put(payload(77), 9000, 123456, 100 * MS, ssrc=2) == PUT_RESYNC
@@ -297,6 +297,76 @@ def test_with_no_jitter_the_added_delay_is_the_minimum_the_frame_grid_allows(pha
     assert jb.target_delay_ms == 10
     assert "".join(kinds(frames)).strip("-M") == "F" * 500  # waiting at the start, the end after
     assert jb.stats["expanded"] == jb.stats["shrunk"] == 0
+
+
+def test_the_default_minimum_target_is_10_ms():
+    """A margin against the scheduling stalls of a loaded machine (docs/media-rtp.md)."""
+    assert JitterBuffer(8000, FRAME_SAMPLES).config["min_delay_ms"] == 10
+    assert JitterBuffer(48000, 960).target_delay_ms == 10
+
+
+@pytest.mark.parametrize("phase_ms", [0, 0.125, 3, 9, 10, 11, 17, 19.875])
+def test_with_a_0_minimum_a_packet_with_no_jitter_plays_at_the_first_get_after_it_arrives(phase_ms):
+    """With ``min_delay_ms=0`` the only wait is the phase of the playout clock to the packets'
+    (below one frame), so with the 20 ms frame the latency stays under 40 ms."""
+    jb = JitterBuffer(8000, FRAME_SAMPLES, min_delay_ms=0)
+    assert jb.config["min_delay_ms"] == 0
+    gets = [int(phase_ms * 8) / 8 + 20 * k for k in range(505)]  # whole RTP units (1/8 ms)
+    events = sorted([(20 * k + 50, 0, k) for k in range(500)] + [(t, 1, None) for t in gets])
+    waits = []
+    for t, kind, k in events:
+        if kind == 0:
+            jb.put(payload(k), k, FRAME_SAMPLES * k, round(t * MS))
+        else:
+            frame = jb.get(round(t * MS))
+            if frame.kind == FRAME:
+                waits.append(frame.buffered_ns)
+    assert len(waits) == 500
+    assert set(waits) == {round(((gets[0] - 50) % 20) * MS)}
+    assert jb.target_delay_ms == 0
+    assert jb.stats["expanded"] == jb.stats["shrunk"] == jb.stats["late"] == 0
+
+
+def targets_at_gets(jb, arrivals, gets):
+    """Like run(), recording (time in ms, target delay in ms) after each get."""
+    events = sorted([(t, 0, k) for k, t in enumerate(arrivals)] + [(t, 1, None) for t in gets])
+    out = []
+    for t, kind, k in events:
+        if kind == 0:
+            jb.put(payload(k), k, FRAME_SAMPLES * k, t * MS)
+        else:
+            jb.get(t * MS)
+            out.append((t, jb.target_delay_ms))
+    return out
+
+
+def test_a_small_target_comes_back_down_to_the_minimum():
+    """With a 0 minimum, spikes of 6 ms, 5 % of the packets for a second (less than the 10 ms
+    hysteresis of 20 ms frames), lift the target; once the window has forgotten them, the target
+    returns to 0 (it used to stay at such a level for good)."""
+    jb = JitterBuffer(8000, FRAME_SAMPLES, min_delay_ms=0)
+    arrivals = [20 * k + (6 if k < 50 and k % 10 == 3 else 0) for k in range(250)]
+    timeline = targets_at_gets(jb, arrivals, [1 + 20 * k for k in range(250)])
+    assert max(target for t, target in timeline) == 6
+    back = next(t for t, target in timeline if t > 1000 and target == 0)
+    assert 2000 <= back <= 3300  # the window (2 s) forgets the spikes, then the next recomputation
+    assert all(target == 0 for t, target in timeline if t >= back)
+
+
+def test_two_late_packets_hold_the_target_for_a_window():
+    """Rare 40 ms spikes (too few for the 95th percentile): two of them within 500 ms come late,
+    lift the target to their delay and keep it there for a window (2 s) before it comes down
+    (a 0 minimum, so that the levels are exact)."""
+    jb = JitterBuffer(8000, FRAME_SAMPLES, min_delay_ms=0)
+    spikes = {100, 110}
+    arrivals = [20 * k + (40 if k in spikes else 0) for k in range(400)]
+    timeline = targets_at_gets(jb, arrivals, [5 + 20 * k for k in range(400)])
+    assert jb.stats["late"] == 2
+    target = dict(timeline)
+    assert target[5 + 20 * 99] == 0
+    assert target[5 + 20 * 112] == 40  # lifted by the second late packet (arrived at 2240 ms)
+    assert min(t for at, t in timeline if 2245 <= at < 4200) == 40  # held for the window
+    assert target[5 + 20 * 399] == 0  # and back at the minimum after it
 
 
 def test_reset_forgets_the_buffered_packets():

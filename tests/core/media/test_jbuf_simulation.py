@@ -4,11 +4,14 @@ A sender emits one packet per frame; each packet's arrival is its send time plus
 a jitter draw (so packets overtake each other when the jitter exceeds the frame time), or never
 (loss). The playout pulls a frame every frame time. Everything runs on simulated time, bounded to
 at most a minute per run. What they prove:
-  * with no jitter, every frame waits the minimum the frame grid allows and nothing is adapted;
+  * with no jitter, every frame waits the minimum (default 10 ms) plus the phase of the playout
+    clock to the packets, nothing is adapted; with a 0 minimum, 20 ms + the wait stays under 40 ms
+    at the 95th percentile over playout phases;
   * with 30 ms of jitter (uniform +-30 ms as netem gives it, and the harsher Gaussian sigma 30 ms),
     fewer than 1 % resp. 3 % of packets come too late and the added delay stays bounded;
-  * after a burst of jitter, the target delay and the playout delay return to the minimum within
-    5 s, and to the previous level when the network returns to moderate jitter;
+  * after a burst of jitter (30 ms, uniform or Gaussian, for 3 s; or 0-150 ms), the target delay
+    and the playout delay return to the minimum within 5 s of clean network, over playout phases,
+    and to the previous level when the network returns to moderate jitter;
   * the same holds at 48 kHz with 10 ms frames, across the sequence/timestamp wraps;
   * the playout order is the sending order whatever the arrival order.
 """
@@ -102,14 +105,44 @@ def gaussian(sigma_ms):
 
 
 def test_with_no_jitter_the_delay_is_the_minimum_and_nothing_adapts():
-    run = simulate(lambda rng, t: 0.0)
+    run = simulate(lambda rng, t: 0.0)  # packets arrive at 80 + 20 k ms, gets at 7 + 20 k ms
     assert run.late == 0
     assert run.played == sorted(run.played)
-    assert max(run.buffered_ms) < 10 + 20  # min delay + one frame of grid phase
-    assert len(set(run.buffered_ms)) == 1
+    assert set(run.buffered_ms) == {27.0}  # 7 ms of phase is below the 10 ms minimum: one more frame
     assert run.stats["target_delay_ms"] == 10
     assert run.stats["expanded"] == run.stats["shrunk"] == 0
     assert run.stats["played"] == run.received
+
+
+def no_jitter_latencies(**config) -> list[float]:
+    """20 ms of packetisation + the jitter buffer's wait, pooled over playout clocks spread
+    evenly over a frame (as two unsynchronised clocks are), with 1 % loss; sorted."""
+    latencies = []
+    for k in range(16):
+        run = simulate(lambda rng, t: 0.0, seconds=20, phase_ms=(k + 0.5) * 20 / 16, **config)
+        assert run.late == 0 and run.stats["expanded"] == 0
+        latencies += [20 + w for w in run.buffered_ms]
+    return sorted(latencies)
+
+
+def test_with_no_jitter_the_latency_is_the_frame_the_minimum_and_the_phase():
+    latencies = no_jitter_latencies()
+    assert latencies[0] >= 30 and latencies[-1] < 50  # 20 + 10 + [0, 20) ms of phase
+    assert 39 <= sum(latencies) / len(latencies) <= 41
+
+
+def test_with_a_0_minimum_and_no_jitter_the_latency_stays_under_40_ms_at_the_95th_percentile():
+    """The low-latency setting (``min_delay_ms=0``): the phase is the only wait."""
+    latencies = no_jitter_latencies(min_delay_ms=0)
+    assert latencies[int(0.95 * len(latencies))] <= 40
+    assert max(latencies) < 40
+    assert 29 <= sum(latencies) / len(latencies) <= 31  # half a frame of phase on average
+
+
+def test_a_configured_minimum_delay_is_still_the_floor_of_the_wait():
+    run = simulate(lambda rng, t: 0.0, min_delay_ms=10)
+    assert set(run.buffered_ms) == {27.0}  # 7 ms of phase is below 10: one more frame
+    assert run.stats["target_delay_ms"] == 10
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -133,6 +166,16 @@ def test_with_gaussian_30_ms_jitter_under_3_percent_is_late(seed):
     assert run.stats["target_delay_ms"] <= 300
 
 
+@pytest.mark.parametrize("jitter", [uniform(5), gaussian(5)], ids=["uniform", "gaussian"])
+def test_with_5_ms_of_jitter_almost_nothing_is_late_and_the_delay_follows_the_jitter(jitter):
+    """The target follows small jitter above the minimum."""
+    run = simulate(jitter)
+    assert run.played == sorted(run.played)
+    assert run.late_rate < 0.002
+    assert 5 <= run.stats["target_delay_ms"] <= 35
+    assert run.percentile(0.95) < 50
+
+
 def burst(before, during, start=20.0, length=3.0):
     return lambda rng, t: during(rng, t) if start <= t < start + length else before(rng, t)
 
@@ -153,6 +196,22 @@ def test_after_a_jitter_burst_the_delay_returns_to_the_minimum_within_5_s():
     assert back - 23.0 < 5.0
     # and it stays there
     assert all(target == 10 for t, target, play in run.timeline if back <= t < 40)
+
+
+@pytest.mark.parametrize("shape", ["uniform", "gaussian"])
+@pytest.mark.parametrize("phase_ms", [1.0, 7.0, 13.0, 19.0])
+def test_after_a_30_ms_jitter_burst_the_target_is_back_at_the_minimum_within_5_s(shape, phase_ms):
+    """Clean network, 3 s of 30 ms jitter from t = 20 s, clean again (simulated clock, 1 % loss):
+    the target returns to the minimum (10 ms) and the play delay to within 1.25 frames of it in
+    under 5 s, and they stay there."""
+    during = uniform(30) if shape == "uniform" else gaussian(30)
+    run = simulate(burst(lambda rng, t: 0.0, during), seconds=35, phase_ms=phase_ms)
+    peak = max(target for t, target, play in run.timeline if 20 <= t < 23)
+    assert peak >= 40  # the burst did raise the target
+    back = first_time_after(run, 23.0, lambda target, play: target == 10 and play < 10 + 25)
+    assert back is not None
+    assert back - 23.0 < 5.0
+    assert all(target == 10 and play < 10 + 25 for t, target, play in run.timeline if back <= t)
 
 
 def test_after_a_jitter_burst_the_delay_returns_to_its_previous_level():

@@ -68,6 +68,8 @@ struct jbuf {
     uint64_t last_recompute_ns;
     uint64_t last_late_ns;
     int64_t last_late_delay;
+    int64_t late_floor;            /* the target stays at least this (late packets) ... */
+    uint64_t late_floor_until_ns;  /* ... until then (one window after the late pair) */
     /* resynchronisation candidates */
     uint32_t oos_count;
     uint64_t oos_first_ns;
@@ -87,7 +89,7 @@ void jbuf_config_default(jbuf_config_t *c, uint32_t clock_rate, uint32_t frame_s
     memset(c, 0, sizeof *c);
     c->clock_rate = clock_rate;
     c->frame_samples = frame_samples ? frame_samples : clock_rate / 50;
-    c->min_delay_ms = 10;
+    c->min_delay_ms = JBUF_DEFAULT_MIN_DELAY_MS;
     c->max_delay_ms = 300;
     c->window_ms = 2000;
     c->percentile = 950;
@@ -109,6 +111,8 @@ static void clear_history(jbuf_t *jb)
     jb->last_recompute_ns = 0;
     jb->last_late_ns = 0;
     jb->last_late_delay = 0;
+    jb->late_floor = 0;
+    jb->late_floor_until_ns = 0;
     jb->oos_count = 0;
 }
 
@@ -245,7 +249,7 @@ static void recompute_target(jbuf_t *jb, uint64_t now_ns)
 {
     uint32_t n = jb->hist_len, i, k;
     uint64_t first = jb->hist_end - n;
-    int64_t t;
+    int64_t t, h;
     for (i = 0; i < n; i++) {
         int64_t d = jb->hist[(first + i) & HMASK].transit - jb->base;
         jb->scratch[i] = d > INT32_MAX ? INT32_MAX : (int32_t)d;
@@ -260,18 +264,23 @@ static void recompute_target(jbuf_t *jb, uint64_t now_ns)
         jb->pctl = select_kth(jb->scratch, (int)n, (int)k);
     }
     t = jb->pctl;
+    if (t < jb->late_floor && now_ns < jb->late_floor_until_ns)
+        t = jb->late_floor;
     if (t < jb->min_delay)
         t = jb->min_delay;
     if (t > jb->max_delay)
         t = jb->max_delay;
     /* grow at once; come down only for a clear drop (so that small wobbles of the percentile do
-       not make the playout insert and drop frames), and then by at most `decay` per step */
+       not make the playout insert and drop frames), and then by at most `decay` per step; a small
+       target needs a proportionally smaller drop, or it could never return to a minimum below
+       the hysteresis */
+    h = jb->target / 2 < jb->hysteresis ? jb->target / 2 : jb->hysteresis;
     if (t > jb->target)
         jb->target = t;
-    else if (jb->pctl + jb->hysteresis < jb->target) {
+    else if (jb->pctl + h < jb->target) {
         int64_t down = jb->target - jb->decay;
         /* the last step lands on t, never below min_delay */
-        jb->target = down < jb->pctl + jb->hysteresis || down < t ? t : down;
+        jb->target = down < jb->pctl + h || down < t ? t : down;
     }
     jb->last_recompute_ns = now_ns;
 }
@@ -306,7 +315,8 @@ static void add_sample(jbuf_t *jb, int64_t transit, uint64_t arrival_ns)
 }
 
 /* A packet came after its playout time: two of them within LATE_PAIR_NS lift the target to the
-   smaller of their delays without waiting for the percentile (one outlier alone does not). */
+   smaller of their delays without waiting for the percentile (one outlier alone does not), and
+   keep it there for a window (the percentile may not see such rare delays). */
 static void note_late(jbuf_t *jb, int64_t delay, uint64_t arrival_ns)
 {
     if (jb->last_late_ns && arrival_ns >= jb->last_late_ns && arrival_ns - jb->last_late_ns < LATE_PAIR_NS) {
@@ -315,6 +325,9 @@ static void note_late(jbuf_t *jb, int64_t delay, uint64_t arrival_ns)
             t = jb->max_delay;
         if (t > jb->target)
             jb->target = t;
+        if (t > jb->late_floor || arrival_ns >= jb->late_floor_until_ns)
+            jb->late_floor = t;
+        jb->late_floor_until_ns = arrival_ns + jb->window_ns;
     }
     jb->last_late_ns = arrival_ns;
     jb->last_late_delay = delay;

@@ -20,15 +20,23 @@
  * transit - base. The target delay is the `percentile` of the jitter delays in the window,
  * clamped to [min_delay_ms, max_delay_ms]. It grows at once: when a packet exceeds it (the
  * percentile is recomputed then, and every 200 ms), or when two packets within 500 ms come late
- * (to the smaller of their delays). It comes down only when the percentile is lower by more than
- * max(frame/2, 5 ms), by at most max(frame, 10 ms) per 200 ms, landing on the percentile (never
- * below min_delay): it falls as the window forgets a burst (shrinks slowly). The playout point
- * is kept so that
+ * (to the smaller of their delays, which then stays a floor of the target for window_ms). It
+ * comes down only when the percentile is lower by more than h = min(max(frame/2, 5 ms),
+ * target/2), by at most max(frame, 10 ms) per 200 ms, landing on the percentile (never below
+ * min_delay): it falls as the window forgets a burst (shrinks slowly). The playout point is kept
+ * so that
  * play delay = now - base - (timestamp being played) lies in [target, target + frame): below,
  * the buffer inserts a frame (MISSING/GAP with JBUF_F_EXPAND); at target + 1.25 frames or more it
  * drops a frame (at most one per shrink_interval_ms while audio is playing, at once inside a DTX
  * gap). More than max_delay + 4 frames behind (the caller stopped pulling), it jumps forward
  * ("catch-up").
+ *
+ * The minimum: the play delay is the margin a packet has against jitter (a packet is late only
+ * when its jitter delay exceeds it), and it includes the phase of the playout clock to the
+ * packets' clock, anywhere in [0, frame). For the calls whose phase is near 0 that is no margin at
+ * all, and a loaded machine's scheduling stalls then make packets late: hence the default floor
+ * (JBUF_DEFAULT_MIN_DELAY_MS); 0 is the low-latency setting (a clean network then costs only the
+ * phase, and the measured jitter raises the target as soon as there is any).
  *
  * Resynchronisation: an SSRC change flushes the buffer and starts again; so does a jump of the
  * transit (timestamp discontinuity) beyond max_delay + 1 s that persists for 5 packets over at
@@ -50,10 +58,16 @@ extern "C" {
 
 typedef struct jbuf jbuf_t;
 
+/* The default lower bound of the target delay. The wait for the next mixer pull (0..1 frame
+ * between two unsynchronised clocks) gives some slack already, but measured on loopback under CPU
+ * load (two calls' mixer threads preempted for a few ms) a floor of 0, 2 or 5 ms let 10-15 % of
+ * 3.6 s calls conceal a frame, where 10 ms let none (docs/media-rtp.md, "Minimum delay"). */
+#define JBUF_DEFAULT_MIN_DELAY_MS 10u
+
 typedef struct jbuf_config {
     uint32_t clock_rate;          /* RTP clock rate (Hz) */
     uint32_t frame_samples;       /* nominal packet duration in RTP units (ptime); the expansion unit */
-    uint32_t min_delay_ms;        /* lower bound of the target delay (default 10) */
+    uint32_t min_delay_ms;        /* lower bound of the target delay (default JBUF_DEFAULT_MIN_DELAY_MS) */
     uint32_t max_delay_ms;        /* upper bound of the target delay (default 300) */
     uint32_t window_ms;           /* jitter measurement window (default 2000) */
     uint32_t percentile;          /* per mille of jitter delays the target covers (default 950) */
