@@ -138,11 +138,11 @@ EXTENSIONS = [
             f"sipsimple/core/media/csrc/{name}.c"
             for name in (
                 *("netio", "stream_transport", "stream_audio", "stream_srtp", "stream_bench"),
-                *("rtp", "rtcp", "jbuf", "dtmf"),
+                *("rtp", "rtcp", "jbuf", "dtmf", "cn"),
             )
         ],
         include_dirs=["sipsimple/core/media/csrc"],
-        libraries=["pthread"],
+        libraries=["pthread", "m"],
     ),
 ]
 

@@ -174,6 +174,7 @@ class Measurement:
             for st in (s.statistics for s in calls.streams)
         ]
         self.clock = calls.mixer.statistics
+        self.io = calls.io.statistics
         self.threads = thread_cpu_ns()
         self.process = process_cpu()
         self.thread = time.thread_time()
@@ -223,7 +224,6 @@ def run(args: argparse.Namespace) -> None:
         cpu = after.process - before.process
         measured = after.wall - before.wall
     stats = [s.statistics for s in calls.streams]
-    io_stats = calls.io.statistics
     calls.close()
 
     call_seconds = args.streams * measured
@@ -254,7 +254,8 @@ def run(args: argparse.Namespace) -> None:
             f"  mixer clock: {after.clock['clock_ticks'] - before.clock['clock_ticks']} ticks, "
             f"{after.clock['overruns'] - before.clock['overruns']} overruns, "
             f"{after.clock['underruns'] - before.clock['underruns']} underruns; "
-            f"I/O thread wake-ups {io_stats['wakeups']}, socket reads {io_stats['reads']} (whole run)"
+            f"I/O thread {(after.io['wakeups'] - before.io['wakeups']) / measured:,.0f} wake-ups and "
+            f"{(after.io['reads'] - before.io['reads']) / measured:,.0f} socket reads per second"
         )
     print(
         f"  CPU: {cpu:.3f} s = {per_call_second:,.0f} µs per call-second ({cpu / measured * 100:.1f} % of a core)"

@@ -42,6 +42,8 @@ class AudioSettings(SettingsGroup):
     sample_rate = Setting(type=SampleRate, default=48000)
     muted = RuntimeSetting(type=bool, default=False)
     silent = Setting(type=bool, default=False)  # no alert sounds
+    # calls send nothing while the microphone is silent (Opus DTX, else RFC 3389 comfort noise)
+    silence_detection = Setting(type=bool, default=False)
     echo_canceller = EchoCancellerSettings
 
 

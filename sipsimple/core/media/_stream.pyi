@@ -141,10 +141,14 @@ class AudioStreamPort:
     clock_rate: int
     sample_rate: int
     payload_type: int
+    receive_payload_type: int
     ptime: int
     fmtp: str | None
     dtmf_payload_type: int | None
     cn_payload_type: int | None
+    receive_dtmf_payload_type: int | None
+    receive_cn_payload_type: int | None
+    silence_detection: bool
     frame_time: int
     samples_per_frame: int
     remote_bye: bool
@@ -172,6 +176,10 @@ class AudioStreamPort:
         jitter_min_delay: int | None = None,
         jitter_max_delay: int | None = None,
         cname: str | None = None,
+        receive_payload_type: int | None = None,
+        receive_dtmf_payload_type: int | None = None,
+        receive_cn_payload_type: int | None = None,
+        silence_detection: bool = False,
     ) -> None: ...
     def port_capsule(self) -> object: ...
     def start(self) -> None: ...

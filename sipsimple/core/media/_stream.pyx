@@ -722,6 +722,7 @@ cdef int _codec_settings(stream_audio_config_t *cfg, object codec, int clock_rat
         status = _codec_api.apply_fmtp(c, &cfg.encoder, fmtp_bytes, len(fmtp_bytes))
         if status < 0:
             raise _codecs.MediaCodecError(status, f"fmtp {fmtp!r}: {_codec_api.strerror(status).decode()}")
+    cfg.expect_fec = cfg.encoder.fec == 1  # the peer's useinbandfec=1: it sends Opus FEC as well
     cfg.encoder.sample_rate = cfg.decoder.sample_rate = rate
     cfg.encoder.channels = cfg.decoder.channels = 1
     cfg.encoder.bitrate = _optional(encoder["bitrate"], cfg.encoder.bitrate)
@@ -732,16 +733,27 @@ cdef int _codec_settings(stream_audio_config_t *cfg, object codec, int clock_rat
     return 0
 
 
-cdef int _payload_types(stream_audio_config_t *cfg, object codec_pt, object dtmf_pt, object cn_pt) except -1:
-    for name, value in (("payload_type", codec_pt), ("dtmf_payload_type", dtmf_pt), ("cn_payload_type", cn_pt)):
-        if value is not None and not 0 <= value <= 127:
-            raise ValueError(f"{name} must be 0..127")
+cdef int _payload_types(stream_audio_config_t *cfg, tuple send, tuple receive) except -1:
+    """``send``/``receive``: (codec, telephone-event, comfort noise) numbers; a receiving number
+    that is None is the sending one (both sides numbered alike)."""
+    names = ("payload_type", "dtmf_payload_type", "cn_payload_type")
+    for prefix, numbers in (("", send), ("receive_", receive)):
+        for name, value in zip(names, numbers):
+            if value is not None and not 0 <= value <= 127:
+                raise ValueError(f"{prefix}{name} must be 0..127")
+    codec_pt, dtmf_pt, cn_pt = send
     pt = cfg.codec.payload_type if codec_pt is None else codec_pt
-    if pt in (dtmf_pt, cn_pt):
+    rx_pt, rx_dtmf_pt, rx_cn_pt = [mine if mine is not None else theirs
+                                   for mine, theirs in zip(receive, (pt, dtmf_pt, cn_pt))]
+    if pt in (dtmf_pt, cn_pt) or rx_pt in (rx_dtmf_pt, rx_cn_pt) or (
+            dtmf_pt is not None and dtmf_pt == cn_pt) or (rx_dtmf_pt is not None and rx_dtmf_pt == rx_cn_pt):
         raise ValueError("the codec, telephone-event and comfort noise need different payload types")
     cfg.payload_type = pt
     cfg.dtmf_payload_type = -1 if dtmf_pt is None else dtmf_pt
     cfg.cn_payload_type = -1 if cn_pt is None else cn_pt
+    cfg.rx_payload_type = rx_pt
+    cfg.rx_dtmf_payload_type = -1 if rx_dtmf_pt is None else rx_dtmf_pt
+    cfg.rx_cn_payload_type = -1 if rx_cn_pt is None else rx_cn_pt
     cfg.dtmf_pause_ms = 50
     cfg.dtmf_timeout_ms = 500
     return 0
@@ -774,12 +786,18 @@ cdef class AudioStreamPort:
     """An RTP audio stream on a transport, as a port for an AudioMixer.
 
     ``codec``/``clock_rate``: the negotiated codec (SDP encoding name and RTP clock rate, or 0 for
-    the first of that name); ``payload_type``: the negotiated number (default: the codec's);
+    the first of that name); ``payload_type``: the number we send with, the peer's (default: the
+    codec's); ``receive_payload_type``: the number we accept, ours (default: ``payload_type``);
     ``ptime``: ms per packet we send; ``fmtp``: the remote party's fmtp for the codec (what it wants
     to receive: Opus bitrate, FEC, DTX...); ``sample_rate``: the PCM rate of the port (default: the
     codec's; Opus may run at the mixer's rate so that nothing is resampled); ``frame_time``: the
     mixer's; ``dtmf_payload_type``: telephone-event's number (None: none); ``cn_payload_type``:
-    comfort noise's (None: none); ``rtcp_interval``: the minimum RTCP interval in seconds.
+    comfort noise's (None: none), each with a ``receive_...`` twin as for the codec (RFC 3264 lets
+    the two SDPs number a format differently); ``silence_detection``: send RFC 3389 comfort noise
+    (SIDs) instead of packets while the input is silent (needs ``cn_payload_type``);
+    ``rtcp_interval``: the minimum RTCP interval in seconds. An Opus peer whose ``fmtp`` says
+    ``useinbandfec=1`` is expected to send in-band FEC: the jitter buffer then waits one packet
+    longer so that a loss can be rebuilt from the next packet.
 
     Add it to a mixer with ``mixer.add_port(stream.port_capsule(), stream)`` and start it;
     ``stop()`` sends an RTCP BYE and leaves the transport.
@@ -793,6 +811,10 @@ cdef class AudioStreamPort:
     cdef readonly int clock_rate
     cdef readonly int sample_rate
     cdef readonly int payload_type
+    cdef readonly int receive_payload_type
+    cdef readonly object receive_dtmf_payload_type
+    cdef readonly object receive_cn_payload_type
+    cdef readonly bint silence_detection
     cdef readonly int ptime
     cdef readonly object fmtp
     cdef readonly object dtmf_payload_type
@@ -806,7 +828,8 @@ cdef class AudioStreamPort:
                  fmtp=None, sample_rate=None, int frame_time=20, direction="sendrecv", dtmf_payload_type=101,
                  cn_payload_type=None, bitrate=None, complexity=None, fec=None, dtx=None, packet_loss=None,
                  double rtcp_interval=2.5, session_bandwidth=None, jitter_min_delay=None, jitter_max_delay=None,
-                 cname=None):
+                 cname=None, receive_payload_type=None, receive_dtmf_payload_type=None,
+                 receive_cn_payload_type=None, bint silence_detection=False):
         cdef stream_audio_config_t cfg
         cdef int status, codec_status = 0
         cdef media_event_queue_t *queue
@@ -818,9 +841,15 @@ cdef class AudioStreamPort:
         memset(&cfg, 0, sizeof(cfg))
         _codec_settings(&cfg, codec, clock_rate, ptime, frame_time, sample_rate, fmtp,
                         dict(bitrate=bitrate, complexity=complexity, fec=fec, dtx=dtx, packet_loss=packet_loss))
-        _payload_types(&cfg, payload_type, dtmf_payload_type, cn_payload_type)
+        _payload_types(&cfg, (payload_type, dtmf_payload_type, cn_payload_type),
+                       (receive_payload_type, receive_dtmf_payload_type, receive_cn_payload_type))
+        if silence_detection and cn_payload_type is None:
+            raise ValueError("silence_detection needs a cn_payload_type")
+        if silence_detection and cfg.codec.rtp_clock_rate != 8000:
+            raise ValueError("comfort noise (CN/8000) goes with codecs of an 8000 Hz RTP clock; Opus has dtx")
+        cfg.silence_detection = silence_detection
         _rtcp_settings(&cfg, rtcp_interval, session_bandwidth, cname)
-        cfg.jitter_min_ms = _optional(jitter_min_delay, 0)
+        cfg.jitter_min_ms = 0xFFFFFFFF if jitter_min_delay is None else int(jitter_min_delay)  # STREAM_JITTER_DEFAULT
         cfg.jitter_max_ms = _optional(jitter_max_delay, 0)
         name = cfg.codec.name.decode()
 
@@ -839,6 +868,10 @@ cdef class AudioStreamPort:
         self.clock_rate = cfg.codec.rtp_clock_rate
         self.sample_rate = cfg.encoder.sample_rate
         self.payload_type = cfg.payload_type
+        self.receive_payload_type = cfg.rx_payload_type
+        self.receive_dtmf_payload_type = None if cfg.rx_dtmf_payload_type < 0 else cfg.rx_dtmf_payload_type
+        self.receive_cn_payload_type = None if cfg.rx_cn_payload_type < 0 else cfg.rx_cn_payload_type
+        self.silence_detection = silence_detection
         self.ptime = ptime
         self.fmtp = fmtp
         self.dtmf_payload_type = dtmf_payload_type
@@ -970,6 +1003,7 @@ cdef class AudioStreamPort:
             "sample_rate": self.sample_rate,
             "clock_rate": self.clock_rate,
             "payload_type": self.payload_type,
+            "receive_payload_type": self.receive_payload_type,
             "ptime": self.ptime,
             "direction": self.direction,
             "tx": {
@@ -980,6 +1014,8 @@ cdef class AudioStreamPort:
                 "dtx_frames": st.tx_dtx_frames,
                 "errors": st.tx_errors,
                 "frames": st.tx_frames,
+                "cn_packets": st.tx_cn_packets,
+                "silent_packets": st.tx_silent_packets,
             },
             "rx": {
                 "ssrc": st.rx_ssrc if st.rx_started else None,
@@ -999,6 +1035,7 @@ cdef class AudioStreamPort:
                 "expanded": st.frames_expanded,
                 "recovered": st.frames_recovered,
                 "silent": st.frames_silent,
+                "comfort_noise": st.frames_comfort_noise,
                 "decode_errors": st.decode_errors,
             },
             "jitter_buffer": {

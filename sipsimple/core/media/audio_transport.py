@@ -7,6 +7,14 @@ rtcp-mux, SDES crypto lines), ``start()`` reads the negotiated pair (codec, ptim
 telephone-event payload type, SRTP keys), creates the stream port and adds it to the mixer;
 ``update_sdp()`` applies a re-INVITE, ``update_direction()`` a hold.
 
+Payload type numbers are kept per direction: the stream sends with the numbers of the peer's SDP
+and accepts those of ours (RFC 3264 §5.1), for the codec, telephone-event and comfort noise alike.
+With ``enable_silence_detection`` the stream stops sending while the input is silent: Opus uses
+its own DTX; codecs with an 8000 Hz RTP clock (PCMU, PCMA, G.722, GSM, Speex narrowband) send
+RFC 3389 comfort noise, so ``CN/8000`` (payload type 13) is offered and answered. It is off by
+default, as in the reference: a softphone user expects the far end to hear the room, not a
+generated noise, unless bandwidth matters more.
+
 The RTPTransport stays the caller's: ``stop()`` removes the stream from the mixer but does not close
 the transport.
 """
@@ -40,6 +48,7 @@ from sipsimple.core.sdp import (
 __all__ = ["AudioTransport", "AudioTransportError", "NoCommonCodecError"]
 
 TELEPHONE_EVENT = "telephone-event"
+COMFORT_NOISE = RTPCodec(13, "CN", 8000)  # RFC 3551 static payload type 13
 DEFAULT_DTMF_PAYLOAD_TYPE = 101
 #: fmtp we put on our own codec lines (what we want to receive)
 OUR_FMTP = {"opus": "useinbandfec=1"}
@@ -64,7 +73,7 @@ class NoCommonCodecError(AudioTransportError):
 @dataclass(frozen=True)
 class _Negotiated:
     codec: RTPCodec
-    payload_type: int
+    payload_type: int  # the peer's number: what we send with
     fmtp: str | None
     ptime: int
     dtmf_payload_type: int | None
@@ -72,6 +81,25 @@ class _Negotiated:
     remote_address: str | None
     remote_port: int | None
     remote_rtcp_port: int | None
+    receive_payload_type: int | None = None  # our number: what we accept (None: payload_type)
+    receive_dtmf_payload_type: int | None = None
+    cn_payload_type: int | None = None
+    receive_cn_payload_type: int | None = None
+
+    @property
+    def stream_key(self) -> tuple[Any, ...]:
+        """What the stream port is made of: a change re-creates it."""
+        return (
+            self.codec.key,
+            self.payload_type,
+            self.fmtp,
+            self.ptime,
+            self.dtmf_payload_type,
+            self.receive_payload_type,
+            self.receive_dtmf_payload_type,
+            self.cn_payload_type,
+            self.receive_cn_payload_type,
+        )
 
 
 def _engine_codecs() -> list[str]:
@@ -101,6 +129,25 @@ def _supported_codecs(wanted: tuple[str, ...], our_fmtp: tuple[tuple[str, str], 
 
 def _is_dtmf(codec: RTPCodec) -> bool:
     return codec.name.lower() == TELEPHONE_EVENT
+
+
+def _is_cn(codec: RTPCodec) -> bool:
+    return codec.key == COMFORT_NOISE.key
+
+
+def _is_media(codec: RTPCodec) -> bool:
+    """An audio codec, not one of the formats that travel beside it."""
+    return not _is_dtmf(codec) and not _is_cn(codec)
+
+
+def _uses_cn(codecs: Iterable[RTPCodec]) -> bool:
+    """Whether comfort noise goes with these codecs: CN/8000 serves codecs with an 8000 Hz RTP
+    clock; Opus has DTX of its own."""
+    return any(_is_media(c) and c.clock_rate == COMFORT_NOISE.clock_rate for c in codecs)
+
+
+def _payload_type_of(codecs: Iterable[RTPCodec], wanted: Any) -> int | None:
+    return next((c.payload_type for c in codecs if wanted(c)), None)
 
 
 def _codec_frame_durations(codec: RTPCodec) -> tuple[float, ...]:
@@ -203,7 +250,8 @@ class AudioTransport:
                 next_pt = next_pt + 1 if next_pt < 127 else 96
             used.add(next_pt)
             events.append(RTPCodec(next_pt, TELEPHONE_EVENT, rate, 1, "0-16"))
-        return codecs + events
+        extra = [COMFORT_NOISE] if self.enable_silence_detection and _uses_cn(codecs) else []
+        return codecs + extra + events
 
     def _keep_payload_types(self, codecs: list[RTPCodec]) -> list[RTPCodec]:
         """A re-offer must not bind a payload type number to another codec than before in this
@@ -234,10 +282,12 @@ class AudioTransport:
             raise AudioTransportError(f"the audio stream uses {offer_media.transport}, not RTP")
         chosen = answer_codecs(offer_media, self.supported_codecs())
         if not chosen:
-            offered = ", ".join(str(c) for c in codec_list(offer_media) if not _is_dtmf(c)) or "none"
+            offered = ", ".join(str(c) for c in codec_list(offer_media) if _is_media(c)) or "none"
             raise NoCommonCodecError(
                 f"no common audio codec (offered: {offered}; ours: {', '.join(self.codecs)})"
             )
+        if self.enable_silence_detection and _uses_cn(chosen):
+            chosen.extend(c for c in codec_list(offer_media) if _is_cn(c))
         ours = {name.lower(): fmtp for name, fmtp in OUR_FMTP.items()}
         return [c._replace(fmtp=ours.get(c.name.lower(), c.fmtp)) for c in chosen]
 
@@ -322,22 +372,28 @@ class AudioTransport:
         other_keys = {c.key: c for c in other}
         chosen: RTPCodec | None = None
         for codec in answer:
-            if not _is_dtmf(codec) and codec.key in other_keys:
+            if _is_media(codec) and codec.key in other_keys:
                 chosen = codec
                 break
         if chosen is None:
             raise NoCommonCodecError("the offer and the answer have no audio codec in common")
-        remote_codec = next(c for c in remote_codecs if c.key == chosen.key)
-        dtmf = next(
-            (
-                c.payload_type
-                for c in remote_codecs
-                if _is_dtmf(c)
-                and c.clock_rate == chosen.clock_rate
-                and any(_is_dtmf(o) and o.clock_rate == c.clock_rate for o in local_codecs)
-            ),
-            None,
-        )
+        key, rate = chosen.key, chosen.clock_rate
+        remote_codec = next(c for c in remote_codecs if c.key == key)
+        local_codec = next(c for c in local_codecs if c.key == key)
+
+        def dtmf_at_rate(c: RTPCodec) -> bool:
+            return _is_dtmf(c) and c.clock_rate == rate
+
+        dtmf = _payload_type_of(remote_codecs, dtmf_at_rate)
+        receive_dtmf = _payload_type_of(local_codecs, dtmf_at_rate)
+        if dtmf is None or receive_dtmf is None:
+            dtmf = receive_dtmf = None
+        cn = receive_cn = None
+        if rate == COMFORT_NOISE.clock_rate:
+            cn = _payload_type_of(remote_codecs, _is_cn)
+            receive_cn = _payload_type_of(local_codecs, _is_cn)
+            if cn is None or receive_cn is None:
+                cn = receive_cn = None
         ptime = _ptime_of(remote_media) or self._ptime
         if ptime not in _codec_frame_durations(chosen):
             ptime = self._ptime if self._ptime in _codec_frame_durations(chosen) else 20
@@ -363,6 +419,10 @@ class AudioTransport:
             remote_address=remote_address,
             remote_port=remote_port,
             remote_rtcp_port=rtcp_port,
+            receive_payload_type=local_codec.payload_type,
+            receive_dtmf_payload_type=receive_dtmf,
+            cn_payload_type=cn,
+            receive_cn_payload_type=receive_cn,
         )
 
     def _settle_srtp(self, remote_sdp: Any, index: int) -> None:
@@ -415,6 +475,11 @@ class AudioTransport:
             direction=str(negotiated.direction),
             dtmf_payload_type=negotiated.dtmf_payload_type,
             dtx=True if (opus and self.enable_silence_detection) else None,
+            receive_payload_type=negotiated.receive_payload_type,
+            receive_dtmf_payload_type=negotiated.receive_dtmf_payload_type,
+            cn_payload_type=negotiated.cn_payload_type,
+            receive_cn_payload_type=negotiated.receive_cn_payload_type,
+            silence_detection=self.enable_silence_detection and negotiated.cn_payload_type is not None,
         )
 
     def _apply_remote(self, negotiated: _Negotiated) -> None:
@@ -451,14 +516,7 @@ class AudioTransport:
         self._apply_remote(negotiated)
         old = self._negotiated
         assert old is not None
-        same_stream = (old.codec.key, old.payload_type, old.fmtp, old.ptime, old.dtmf_payload_type) == (
-            negotiated.codec.key,
-            negotiated.payload_type,
-            negotiated.fmtp,
-            negotiated.ptime,
-            negotiated.dtmf_payload_type,
-        )
-        if same_stream:
+        if old.stream_key == negotiated.stream_key:
             self.port.direction = str(negotiated.direction)
         else:
             self._replace_port(negotiated)

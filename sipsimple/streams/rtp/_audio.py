@@ -45,8 +45,9 @@ class AudioStream(metaclass=MediaStreamRegistrar):
     """Audio over RTP. ``mixer`` defaults (at ``initialize``) to the running SIPApplication's
     voice mixer; without a ``bridge`` the stream is wired to its voice bridge as an outside party
     (a recording gives the stream a bridge of its own); ``engine`` to the account's; ``codecs``,
-    ``srtp_mode``, ``port_range`` and ``rtp_timeout`` to the account's and SIPSimpleSettings.rtp.
-    Everything runs on the Twisted thread."""
+    ``srtp_mode``, ``port_range`` and ``rtp_timeout`` to the account's and SIPSimpleSettings.rtp;
+    ``silence_detection`` (send nothing while the input is silent: Opus DTX or RFC 3389 comfort
+    noise) to SIPSimpleSettings.audio.silence_detection. Everything runs on the Twisted thread."""
 
     type = "audio"
     priority = 1
@@ -64,8 +65,10 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         rtp_timeout: int | None = None,
         local_address: str | None = None,
         clock: Any = None,
+        silence_detection: bool | None = None,
     ) -> None:
         self.mixer = mixer
+        self.silence_detection = silence_detection
         self.bridge = bridge
         self.engine = engine
         self.codecs = codecs
@@ -236,7 +239,15 @@ class AudioStream(metaclass=MediaStreamRegistrar):
             event_queue=engine.media_event_queue,
             clock=self.clock,
         )
-        self._audio = AudioTransport(self.mixer, self._rtp, codecs=self.codecs, srtp_mode=self.srtp_mode)
+        if self.silence_detection is None:
+            self.silence_detection = environment.silence_detection()
+        self._audio = AudioTransport(
+            self.mixer,
+            self._rtp,
+            enable_silence_detection=self.silence_detection,
+            codecs=self.codecs,
+            srtp_mode=self.srtp_mode,
+        )
         self._observe(True)
 
     def get_local_media(self, remote_sdp: Any = None, index: int = 0) -> Any:

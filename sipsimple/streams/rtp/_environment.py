@@ -42,6 +42,16 @@ def rtp_settings() -> tuple[Any, int]:
     return settings.rtp.port_range, int(settings.rtp.timeout)
 
 
+def silence_detection() -> bool:
+    """``audio.silence_detection`` from SIPSimpleSettings (False without a configuration)."""
+    try:
+        from sipsimple.configuration.settings import SIPSimpleSettings
+
+        return bool(getattr(SIPSimpleSettings().audio, "silence_detection", False))
+    except Exception:  # no configuration started: the default
+        return False
+
+
 def recordings_directory() -> str:
     """Where a recording without a file name goes: ``audio.recordings_directory`` when the settings
     have it, else the system's temporary directory."""

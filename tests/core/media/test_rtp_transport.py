@@ -450,6 +450,44 @@ def test_garbage_on_the_sockets_is_counted_and_dropped_and_the_call_goes_on(io_t
     t.close()
 
 
+def test_a_burst_of_many_batches_is_read_to_the_last_datagram(io_thread, peer):
+    """The I/O thread's sockets are edge-triggered and read 16 datagrams per batch: a burst queued
+    faster than it reads (all threads on one core, the I/O thread does not preempt the sender)
+    is read batch after batch to its end, with no further datagram needed to trigger the rest."""
+    t = RTPTransport(LOCALHOST, io_thread=io_thread)
+    cpu = min(os.sched_getaffinity(0))
+    saved = {}
+    for tid in map(int, os.listdir("/proc/self/task")):
+        try:
+            saved[tid] = os.sched_getaffinity(tid)
+        except OSError:
+            pass  # a thread that ended meanwhile
+    burst, batched = 150, 0
+    try:
+        for tid in saved:
+            try:
+                os.sched_setaffinity(tid, {cpu})
+            except OSError:
+                pass
+        for attempt in range(1, 6):
+            reads = io_thread.statistics["reads"]
+            for _ in range(burst):
+                peer.sendto(b"\x00" * 100, (LOCALHOST, t.local_rtp_port))
+            expected = attempt * burst
+            wait_for(lambda: t.statistics["rx_datagrams"] == expected, what="the whole burst")  # noqa: B023
+            batched += io_thread.statistics["reads"] - reads <= burst // 8
+    finally:
+        for tid, cpus in saved.items():
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except OSError:
+                pass  # a thread that ended meanwhile
+        t.close()
+    if not batched:
+        pytest.skip("the scheduler read every burst as it came: no full batch to test")
+    assert t.statistics["rx_ignored"] == 5 * burst  # all counted, none twice
+
+
 # ---- resources --------------------------------------------------------------------------------
 
 

@@ -11,11 +11,15 @@
  *
  * Shortcuts (on unless media_mixer_set_shortcuts() turns them off; each gives exactly the samples
  * the general path gives, which tests/core/media/test_mixer_shortcuts.py checks):
- *   - a sink hearing one source at unity gain takes that source's frame as it is (no mixing pass);
+ *   - a sink hearing one source at unity gain takes that source's frame as it is (no mixing pass)
+ *     and its levels (no second measurement of the same samples);
  *   - a source nobody hears is still pulled every tick (a stream's jitter buffer drains, a file
- *     advances) but not converted to the mixer's rate: our converter only takes the frame into its
- *     history (media_resampler_skip), so a listener connected later hears what the general path
- *     would give. Its levels are then measured on its own (mono) frame, before conversion;
+ *     advances) but not converted to the mixer's rate: its frame goes into a small ring (the
+ *     backlog) and only when the source is heard again does our converter take the frames the
+ *     ring holds into its history (media_resampler_skip); the ring holds enough of them for the
+ *     converter's history to come out as if it had taken every frame, so a listener connected
+ *     later hears what the general path would give. Its levels are then measured on its own
+ *     (mono) frame, before conversion;
  *   - a source's frame is converted to another rate once per tick for all the sinks at that rate
  *     that hear only it at unity gain (many calls hearing one microphone, file or tone): a shared
  *     converter per (source, rate) with our converter's design, allocated when such a connection
@@ -61,6 +65,12 @@ typedef struct conv {
     uint32_t rate, channels, spf;   /* the port's format */
     int16_t *mono;                  /* spf samples, for stereo ports */
     int identity;                   /* mono at the mixer's rate: no conversion at all */
+    int minimum_phase;              /* the polyphase converter's design (looked up every tick) */
+    /* A source's polyphase converter (rx) takes the frames of the ticks nobody hears it only when
+     * it is heard again: the last `backlog_keep` mono frames wait in a ring of backlog_keep + 1
+     * (the converter's history after them does not depend on older ones, see backlog_frames). */
+    int16_t *backlog;
+    uint32_t backlog_keep, backlog_next, backlog_pending;
 } conv_t;
 
 /* A source's frame converted to another rate once per tick for all its single-source listeners
@@ -190,6 +200,21 @@ static HOT void saturate(int16_t *out, const int32_t *acc, uint32_t n)
 
 /* -- format conversion ----------------------------------------------------------------------- */
 
+/* How many of the last input frames decide a converter's history (resample.h): a stage keeps its
+ * last taps - 1 inputs; a second stage keeps the last taps[1] - 1 outputs of the first, which
+ * reach back (taps[1] - 1) * down[0] / up[0] + taps[0] input samples. One frame more than that,
+ * for safety: replaying more frames than needed is exact too, only slower. */
+static uint32_t backlog_frames(const media_resampler_t *polyphase)
+{
+    media_resampler_info_t info;
+    uint64_t span;
+    media_resampler_get_info(polyphase, &info);
+    span = info.taps[0];
+    if (info.stages == 2)
+        span += ((uint64_t)(info.taps[1] - 1) * info.down[0] + info.up[0] - 1) / info.up[0];
+    return (uint32_t)((span + info.in_frame - 1) / info.in_frame) + 1;
+}
+
 static int conv_init(conv_t *c, const media_port_t *port, const media_mixer_t *m, int into_mixer)
 {
     uint32_t mixer_rate = m->rate;
@@ -220,6 +245,15 @@ static int conv_init(conv_t *c, const media_port_t *port, const media_mixer_t *m
         if (c->mono == NULL)
             return MEDIA_MIXER_ENOMEM;
     }
+    if (c->polyphase != NULL) {
+        c->minimum_phase = media_resampler_minimum_phase(c->polyphase);
+        if (into_mixer) {
+            c->backlog_keep = backlog_frames(c->polyphase);
+            c->backlog = malloc((size_t)(c->backlog_keep + 1) * c->spf * sizeof(int16_t));
+            if (c->backlog == NULL)
+                return MEDIA_MIXER_ENOMEM;
+        }
+    }
     c->identity = c->resampler == NULL && c->polyphase == NULL && c->channels == 1;
     return MEDIA_MIXER_OK;
 }
@@ -230,7 +264,17 @@ static void conv_free(conv_t *c)
     if (c->resampler)
         speex_resampler_destroy(c->resampler);
     free(c->mono);
+    free(c->backlog);
     memset(c, 0, sizeof(*c));
+}
+
+/* The frames waiting in the backlog into the converter, oldest first (before it converts again). */
+static void conv_catch_up(conv_t *c)
+{
+    uint32_t ring = c->backlog_keep + 1;
+    uint32_t i = (c->backlog_next + ring - c->backlog_pending) % ring;
+    for (; c->backlog_pending > 0; c->backlog_pending--, i = (i + 1) % ring)
+        media_resampler_skip(c->polyphase, c->backlog + (size_t)i * c->spf);
 }
 
 /* Port frame -> mono frame at the mixer's rate (n samples). */
@@ -306,11 +350,6 @@ static int shared_alloc(shared_conv_t *e, const media_mixer_t *m, uint32_t rate,
         return MEDIA_MIXER_ENOMEM;
     }
     return MEDIA_MIXER_OK;
-}
-
-static int is_minimum_phase(const media_resampler_t *resampler)
-{
-    return media_resampler_minimum_phase(resampler);
 }
 
 static shared_conv_t *find_shared(slot_res_t *r, uint32_t rate, int minimum_phase)
@@ -602,7 +641,7 @@ static int wants_shared(media_mixer_t *m, uint32_t src, uint32_t dst)
     slot_res_t *r = &m->slots[src].res;
     const conv_t *tx = &m->slots[dst].res.tx;
     return m->shortcuts && tx->polyphase != NULL && r->n_shared < MAX_SHARED &&
-           find_shared(r, tx->rate, is_minimum_phase(tx->polyphase)) == NULL;
+           find_shared(r, tx->rate, tx->minimum_phase) == NULL;
 }
 
 int media_mixer_connect(media_mixer_t *m, uint32_t src, uint32_t dst)
@@ -618,7 +657,7 @@ int media_mixer_connect(media_mixer_t *m, uint32_t src, uint32_t dst)
     }
     if (status == MEDIA_MIXER_OK && (wanted = wants_shared(m, src, dst))) {
         rate = m->slots[dst].res.tx.rate;
-        minimum_phase = is_minimum_phase(m->slots[dst].res.tx.polyphase);
+        minimum_phase = m->slots[dst].res.tx.minimum_phase;
         generation = m->slots[src].generation;
     }
     pthread_mutex_unlock(&m->lock);
@@ -822,24 +861,30 @@ void media_mixer_get_stats(media_mixer_t *m, media_mixer_stats_t *out)
 
 /* -- the tick -------------------------------------------------------------------------------- */
 
-/* A source frame (in the port's format, in io) nobody hears: into the converter's history only; the
- * levels from the port's mono frame (the sum of squares scaled to the mixer's frame length). */
-static void read_unheard(media_mixer_t *m, slot_t *sl)
+/* A source frame nobody hears (in the port's format at `in`: the backlog's next entry for a mono
+ * port, io for a stereo one): into the backlog, converted only when the source is heard again
+ * (conv_catch_up); the levels from the port's mono frame (the sum of squares scaled to the
+ * mixer's frame length). */
+static void read_unheard(media_mixer_t *m, slot_t *sl, const int16_t *in)
 {
     conv_t *c = &sl->res.rx;
-    int16_t *mono = sl->res.io;
-    if (c->channels == 2) {
+    int16_t *mono = c->backlog + (size_t)c->backlog_next * c->spf;
+    const int16_t *level = mono;
+    if (c->channels == 2)
         for (uint32_t i = 0; i < c->spf; i++)
-            c->mono[i] = (int16_t)(((int32_t)mono[2 * i] + mono[2 * i + 1]) >> 1);
-        mono = c->mono;
-    }
-    media_resampler_skip(c->polyphase, mono);
+            mono[i] = (int16_t)(((int32_t)in[2 * i] + in[2 * i + 1]) >> 1);
+    c->backlog_next = (c->backlog_next + 1) % (c->backlog_keep + 1);
+    if (c->backlog_pending < c->backlog_keep)
+        c->backlog_pending++;
     m->stats.unheard_frames++;
     if (sl->gain[MEDIA_MIXER_RX] == 0)
         return;
-    if (sl->gain[MEDIA_MIXER_RX] != UNITY_GAIN)
-        apply_gain(mono, c->spf, sl->gain[MEDIA_MIXER_RX]); /* io and mono are scratch from here on */
-    measure(mono, c->spf, &sl->rx_peak, &sl->rx_sumsq);
+    if (sl->gain[MEDIA_MIXER_RX] != UNITY_GAIN) { /* the backlog keeps the frame as it came */
+        memcpy(sl->res.io, mono, c->spf * sizeof(int16_t));
+        apply_gain(sl->res.io, c->spf, sl->gain[MEDIA_MIXER_RX]);
+        level = sl->res.io;
+    }
+    measure(level, c->spf, &sl->rx_peak, &sl->rx_sumsq);
     sl->rx_sumsq = sl->rx_sumsq * m->spf / c->spf;
 }
 
@@ -847,24 +892,30 @@ static void read_source(media_mixer_t *m, uint32_t s)
 {
     slot_t *sl = &m->slots[s];
     slot_res_t *r = &sl->res;
-    int16_t *into = r->rx.identity ? r->frame : r->io;
+    conv_t *c = &r->rx;
+    int unheard = m->shortcuts && !sl->heard && c->backlog != NULL && s != MEDIA_MIXER_DEVICE_SLOT;
+    int16_t *into = c->identity ? r->frame : r->io;
     int status;
 
     sl->active = 0;
     sl->rx_peak = 0;
     sl->rx_sumsq = 0;
-    status = sl->src->get_frame(sl->src, into, r->rx.spf);
+    if (unheard && c->channels == 1)
+        into = c->backlog + (size_t)c->backlog_next * c->spf; /* no copy */
+    status = sl->src->get_frame(sl->src, into, c->spf);
     if (status != MEDIA_PORT_OK) {
         if (status < 0)
             m->stats.get_errors++;
         return;
     }
-    if (!r->rx.identity) {
-        if (m->shortcuts && !sl->heard && r->rx.polyphase && s != MEDIA_MIXER_DEVICE_SLOT) {
-            read_unheard(m, sl);
-            return;
-        }
-        conv_in(m, &r->rx, r->io, r->frame);
+    if (unheard) {
+        read_unheard(m, sl, into);
+        return;
+    }
+    if (!c->identity) {
+        if (c->backlog_pending)
+            conv_catch_up(c);
+        conv_in(m, c, r->io, r->frame);
     }
     if (s == MEDIA_MIXER_DEVICE_SLOT) {
         if (m->ec) {
@@ -890,7 +941,7 @@ static shared_conv_t *shared_output(media_mixer_t *m, slot_t *sl, int single, ui
     shared_conv_t *e = NULL;
     media_resampler_t *own = sl->res.tx.polyphase;
     if (m->shortcuts && own != NULL && single >= 0)
-        e = find_shared(&m->slots[single].res, sl->res.tx.rate, is_minimum_phase(own));
+        e = find_shared(&m->slots[single].res, sl->res.tx.rate, sl->res.tx.minimum_phase);
     if (sl->sharing && sl->sharing != e)
         leave_shared(sl, now);
     if (e == NULL)
@@ -953,7 +1004,11 @@ static void write_sink(media_mixer_t *m, uint32_t d, uint64_t now)
     }
     if (heard && sl->gain[MEDIA_MIXER_TX] != UNITY_GAIN)
         apply_gain(out, n, sl->gain[MEDIA_MIXER_TX]);
-    if (heard) {
+    if (heard == 1 && out == first) { /* the source's own frame: its levels are already known */
+        const slot_t *from = &m->slots[single];
+        sl->tx_peak = from->rx_peak;
+        sl->tx_sumsq = from->rx_sumsq;
+    } else if (heard) {
         measure(out, n, &sl->tx_peak, &sl->tx_sumsq);
     } else {
         sl->tx_peak = 0;
@@ -996,19 +1051,47 @@ static void mark_heard(media_mixer_t *m)
     }
 }
 
+/* The first source (direction RX) or sink (TX) slot from `s` on, or m->total. */
+static inline uint32_t next_port(const media_mixer_t *m, uint32_t s, int direction)
+{
+    for (; s < m->total; s++)
+        if (m->slots[s].used && (direction == MEDIA_MIXER_RX ? m->slots[s].src : m->slots[s].dst))
+            break;
+    return s;
+}
+
+/* A port's first cache lines: the port struct, and its owner's state that usually follows it (a
+ * stream's), fetched while the slot before it is served. With a few hundred ports their state does
+ * not stay in the cache from one tick to the next; the loads would otherwise wait, one port after
+ * the other. */
+static inline void prefetch_port(const media_port_t *port)
+{
+    __builtin_prefetch(port);
+    __builtin_prefetch((const char *)port + 64);
+}
+
 void media_mixer_tick(media_mixer_t *m)
 {
     uint64_t now;
+    uint32_t s, next;
     pthread_mutex_lock(&m->lock);
     now = m->stats.ticks + 1;
     if (m->shortcuts)
         mark_heard(m);
-    for (uint32_t s = 0; s < m->total; s++)
-        if (m->slots[s].used && m->slots[s].src)
-            read_source(m, s);
-    for (uint32_t d = 0; d < m->total; d++)
-        if (m->slots[d].used && m->slots[d].dst)
-            write_sink(m, d, now);
+    for (s = next_port(m, 0, MEDIA_MIXER_RX); s < m->total; s = next) {
+        next = next_port(m, s + 1, MEDIA_MIXER_RX);
+        if (next < m->total)
+            prefetch_port(m->slots[next].src);
+        read_source(m, s);
+    }
+    for (s = next_port(m, 0, MEDIA_MIXER_TX); s < m->total; s = next) {
+        next = next_port(m, s + 1, MEDIA_MIXER_TX);
+        if (next < m->total) {
+            prefetch_port(m->slots[next].dst);
+            __builtin_prefetch(&m->sources[(size_t)next * m->total]);
+        }
+        write_sink(m, s, now);
+    }
     m->stats.ticks++;
     pthread_mutex_unlock(&m->lock);
 }

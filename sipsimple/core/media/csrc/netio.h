@@ -3,8 +3,12 @@
  * and the timers of the streams, without Python.
  *
  * A netio_t is one native thread (all signals blocked, never the GIL) waiting in epoll_wait() on:
- *   - the registered handles' sockets: when one is readable, its on_read() runs on this thread
- *     (level-triggered: on_read() reads a batch, and is called again while data remains);
+ *   - the registered handles' sockets: when one is readable, its on_read() runs on this thread.
+ *     The sockets are edge-triggered (the kernel does not poll every socket again on the next
+ *     epoll_wait() to find it drained): on_read() reads one batch and returns nonzero when data
+ *     may remain (a full batch, or an error that is not EAGAIN); it is then called again after the
+ *     other ready handles have had their batch, as long as it says so (one batch per handle per
+ *     round: a busy socket does not starve the others);
  *   - a timerfd armed (absolute, CLOCK_MONOTONIC) at the earliest handle deadline: every handle
  *     whose deadline has passed gets on_timer() and sets its next deadline;
  *   - an eventfd that other threads write to hand it work: netio_call() runs a function on the
@@ -32,12 +36,14 @@ extern "C" {
 
 #define NETIO_NEVER UINT64_MAX
 #define NETIO_BATCH 16           /* datagrams per recvmmsg() */
+#define NETIO_EVENTS 256         /* ready sockets per epoll_wait(): a tick's packets of many streams */
 #define NETIO_DATAGRAM 2048      /* bytes per datagram buffer (STREAM_MAX_DATAGRAM) */
 
 typedef struct netio netio_t;
 typedef struct netio_handle netio_handle_t;
 
-typedef void (*netio_read_fn)(netio_handle_t *handle, void *user, uint64_t now_ns);
+/* Returns nonzero when the socket may still hold data (see above). */
+typedef int (*netio_read_fn)(netio_handle_t *handle, void *user, uint64_t now_ns);
 typedef void (*netio_timer_fn)(netio_handle_t *handle, void *user, uint64_t now_ns);
 typedef void (*netio_call_fn)(void *arg);
 
@@ -51,7 +57,7 @@ typedef struct netio_batch {
 } netio_batch_t;
 
 typedef struct netio_stats {
-    uint64_t wakeups;  /* returns from epoll_wait() */
+    uint64_t wakeups;  /* returns from a blocking epoll_wait() (the thread had slept) */
     uint64_t reads;    /* on_read() calls */
     uint64_t timers;   /* on_timer() calls */
     uint64_t calls;    /* netio_call() functions run */

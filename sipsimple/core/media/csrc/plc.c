@@ -6,15 +6,26 @@
 #include <math.h>
 #include <string.h>
 
+/* The last history_len output samples, oldest first. */
+static inline const int16_t *history(const media_plc *plc)
+{
+    return plc->room + plc->history_end - plc->history_len;
+}
+
 static void remember(media_plc *plc, const int16_t *pcm, size_t n)
 {
     size_t h = plc->history_len;
     if (n >= h) {
-        memcpy(plc->history, pcm + n - h, h * sizeof(int16_t));
+        memcpy(plc->room, pcm + n - h, h * sizeof(int16_t));
+        plc->history_end = (unsigned)h;
         return;
     }
-    memmove(plc->history, plc->history + n, (h - n) * sizeof(int16_t));
-    memcpy(plc->history + h - n, pcm, n * sizeof(int16_t));
+    if (plc->history_end + n > MEDIA_PLC_ROOM) { /* the h - n samples still wanted back to the start */
+        memmove(plc->room, plc->room + plc->history_end - (h - n), (h - n) * sizeof(int16_t));
+        plc->history_end = (unsigned)(h - n);
+    }
+    memcpy(plc->room + plc->history_end, pcm, n * sizeof(int16_t));
+    plc->history_end += (unsigned)n;
 }
 
 static inline int16_t saturate(float v)
@@ -35,6 +46,7 @@ void media_plc_init(media_plc *plc, unsigned rate)
         rate = 4000;
     plc->rate = rate;
     plc->history_len = rate / 1000 * 50;
+    plc->history_end = plc->history_len; /* silence so far */
 }
 
 /* Normalised cross-correlation of the last `window` samples with the samples `lag` earlier,
@@ -55,7 +67,7 @@ static double similarity(const int16_t *end, unsigned window, unsigned lag, unsi
  * samples and lags, then a fine search around the best coarse lag. */
 static unsigned estimate_pitch(const media_plc *plc)
 {
-    const int16_t *end = plc->history + plc->history_len;
+    const int16_t *end = history(plc) + plc->history_len;
     unsigned rate = plc->rate;
     unsigned lo = rate / 200, hi = rate * 15 / 1000, window = rate / 50;
     unsigned step = rate / 4000 ? rate / 4000 : 1;
@@ -85,15 +97,16 @@ static unsigned estimate_pitch(const media_plc *plc)
 static void start_erasure(media_plc *plc)
 {
     unsigned h = plc->history_len;
+    const int16_t *past = history(plc);
     unsigned period = estimate_pitch(plc);
     plc->pitch = period;
-    memcpy(plc->periods, plc->history + h - 3 * period, 3 * period * sizeof(int16_t));
+    memcpy(plc->periods, past + h - 3 * period, 3 * period * sizeof(int16_t));
     plc->cycle = period;
     plc->pos = 0;
     plc->fade_left = 0;
     /* the periodic extension's sample "before" the first repeated one is history[h-1-period];
      * the real one is history[h-1]: their difference, decaying, joins the two waveforms */
-    plc->offset = (float)plc->history[h - 1] - (float)plc->history[h - 1 - period];
+    plc->offset = (float)past[h - 1] - (float)past[h - 1 - period];
 }
 
 /* The next synthetic sample of the current erasure. */

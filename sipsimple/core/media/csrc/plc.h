@@ -25,10 +25,15 @@
 #define MEDIA_PLC_HISTORY (MEDIA_PLC_MAX_RATE / 1000 * 50)    /* 50 ms */
 #define MEDIA_PLC_MAX_PITCH (MEDIA_PLC_MAX_RATE / 1000 * 15)  /* 15 ms */
 
+/* Room for the history and what comes after it: the history slides along and is moved back to the
+ * start only when it reaches the end (one move every few frames instead of one per frame). */
+#define MEDIA_PLC_ROOM (2 * MEDIA_PLC_HISTORY)
+
 typedef struct media_plc {
     unsigned rate;
     unsigned history_len;              /* samples of history kept at this rate (50 ms) */
-    int16_t history[MEDIA_PLC_HISTORY];  /* the last output, oldest first */
+    unsigned history_end;              /* the history is room[history_end - history_len ..] */
+    int16_t room[MEDIA_PLC_ROOM];      /* the last output, oldest first, within */
     /* erasure in progress (lost > 0) */
     unsigned lost;                     /* samples concealed so far in this erasure */
     unsigned pitch;                    /* estimated period, samples */

@@ -15,16 +15,17 @@
 #define IP_UDP_OVERHEAD 28.0       /* octets added to an RTCP packet's size for A.7 averages */
 #define MAX_PACKET_MS 120u         /* the longest packet we decode (Opus: 120 ms) */
 #define RTCP_BUFFER 1024u
+#define FEC_MARGIN_MS 10u          /* beyond one packet, for the packet that carries FEC */
 
 #define CACHE_LINE 64
 
 /* Counters, grouped by the thread that writes them (so that two threads never write one cache line). */
 typedef struct tx_counters {     /* the mixer's thread, under tx_lock */
-    uint64_t packets, bytes, dtmf_packets, dtx_frames, errors, frames;
+    uint64_t packets, bytes, dtmf_packets, dtx_frames, errors, frames, cn_packets, silent_packets;
 } tx_counters_t;
 
 typedef struct play_counters {   /* the mixer's thread */
-    uint64_t decoded, concealed, dtx, expanded, recovered, silent, decode_errors;
+    uint64_t decoded, concealed, dtx, expanded, recovered, silent, decode_errors, comfort_noise;
 } play_counters_t;
 
 typedef struct rx_counters {     /* the receiving thread and the RTCP timer, under rx_lock */
@@ -51,7 +52,9 @@ struct stream_audio {
     uint32_t packet_units;        /* RTP units per packet we send */
     uint32_t max_packet_samples;  /* PCM samples of the longest packet we decode */
     uint32_t ssrc;                /* ours, fixed at creation */
-    int payload_type, dtmf_payload_type, cn_payload_type;
+    int payload_type, dtmf_payload_type, cn_payload_type;          /* sending: the peer's numbers */
+    int rx_payload_type, rx_dtmf_payload_type, rx_cn_payload_type; /* receiving: ours */
+    int silence_detection;        /* CN instead of silent packets (cn_payload_type >= 0) */
     int dtx;                      /* the encoder may say "nothing to send" (Opus DTX) */
     int fec;                      /* the decoder can rebuild from in-band FEC (Opus) */
     int duration_from_payload;    /* decoded_bound() gives a packet's exact duration */
@@ -68,6 +71,10 @@ struct stream_audio {
     int16_t *tx_pcm;
     tx_counters_t txc;
     dtmf_sender_t dtmf_tx;
+    cn_vad_t vad;
+    int tx_silent;                /* the input is silent: SIDs only */
+    uint8_t sid_level;            /* of the last SID sent */
+    uint32_t sid_age_ms;          /* since it was sent */
 
     /* play-out: the mixer's thread alone */
     uint32_t rx_fill __attribute__((aligned(CACHE_LINE)));
@@ -76,6 +83,8 @@ struct stream_audio {
     uint16_t last_sequence;       /* of the last packet played */
     int have_last_sequence;
     uint32_t pending_missing;     /* frames concealed since then: a loss, or the sender's DTX */
+    int comfort_noise;            /* a SID was played last: pauses and losses are comfort noise */
+    cn_generator_t cng;
     play_counters_t play;
 
     /* receiving and RTCP: rx_lock (the I/O thread) */
@@ -125,6 +134,47 @@ static double uniform(stream_audio_t *s)
 
 /* ---- sending (the mixer's thread) ------------------------------------------------------------ */
 
+/* A packet's worth of silent input (tx_lock held): a SID at the start of the silence, when the
+ * level moved by CN_SID_STEP dB and every CN_SID_INTERVAL_MS; nothing otherwise. The timestamp
+ * advances either way and the next voice packet starts a talk spurt (marker bit). */
+static void send_silence(stream_audio_t *s, double level_db, uint64_t now)
+{
+    uint8_t *buf = s->tx_packet;
+    size_t cap = sizeof s->tx_packet - STREAM_TRANSFORM_OVERHEAD;
+    uint8_t level = cn_level_byte(level_db);
+    int step = (int)level - (int)s->sid_level;
+
+    s->sid_age_ms += s->cfg.ptime_ms;
+    if (!s->tx_silent || step >= CN_SID_STEP || step <= -CN_SID_STEP || s->sid_age_ms >= CN_SID_INTERVAL_MS) {
+        uint8_t sid[1];
+        size_t sid_length = cn_write(sid, sizeof sid, level);
+        int length = rtp_sender_write_at(&s->sender, buf, cap, (uint8_t)s->cn_payload_type, 0, s->sender.timestamp,
+                                         sid, sid_length, now);
+        if (length >= 0 &&
+            stream_transport_send(s->transport, STREAM_COMPONENT_RTP, buf, (size_t)length, sizeof s->tx_packet) ==
+                STREAM_OK) {
+            STREAM_COUNT(s->txc.packets);
+            STREAM_COUNT(s->txc.cn_packets);
+            STREAM_COUNT_ADD(s->txc.bytes, (uint64_t)sid_length);
+        } else {
+            STREAM_COUNT(s->txc.errors);
+        }
+        s->sid_level = level;
+        s->sid_age_ms = 0;
+    } else {
+        STREAM_COUNT(s->txc.silent_packets);
+    }
+    s->tx_silent = 1;
+    rtp_sender_skip(&s->sender, s->packet_units, 1);
+}
+
+/* The silence detector's verdict on one packet's worth of PCM (tx_lock held); *level_db its level. */
+static int is_silent(stream_audio_t *s, const int16_t *pcm, double *level_db)
+{
+    *level_db = cn_level_db(pcm, s->packet_samples);
+    return !cn_vad_update(&s->vad, *level_db);
+}
+
 /* One packet's worth of PCM at pcm (tx_lock held). */
 static void send_packet(stream_audio_t *s, const int16_t *pcm, uint64_t now)
 {
@@ -132,6 +182,7 @@ static void send_packet(stream_audio_t *s, const int16_t *pcm, uint64_t now)
     size_t cap = sizeof s->tx_packet - STREAM_TRANSFORM_OVERHEAD;
     dtmf_packet_t event;
     int length, payload_length;
+    double level_db;
 
     if (s->dtmf_payload_type >= 0 &&
         dtmf_sender_tick(&s->dtmf_tx, s->sender.timestamp, s->packet_units, &event) == DTMF_TX_PACKET) {
@@ -140,7 +191,11 @@ static void send_packet(stream_audio_t *s, const int16_t *pcm, uint64_t now)
         rtp_sender_skip(&s->sender, s->packet_units, 1);
         payload_length = DTMF_PAYLOAD_SIZE;
         STREAM_COUNT(s->txc.dtmf_packets);
+    } else if (s->silence_detection && is_silent(s, pcm, &level_db)) {
+        send_silence(s, level_db, now);
+        return;
     } else {
+        s->tx_silent = 0;
         payload_length = media_codec_encode(s->encoder, pcm, s->packet_samples, buf + RTP_HEADER_SIZE,
                                             cap - RTP_HEADER_SIZE);
         if (payload_length < 0) {
@@ -186,6 +241,7 @@ static int put_frame(media_port_t *port, const int16_t *pcm, size_t n)
         s->unit_remainder = (uint32_t)(samples - (uint64_t)units * s->rate / s->rtp_rate);
         rtp_sender_skip(&s->sender, units, 1);
         s->tx_fill = 0;
+        s->tx_silent = 0; /* a silence after the hold starts with a SID */
         pthread_mutex_unlock(&s->tx_lock);
         return MEDIA_PORT_OK;
     }
@@ -233,10 +289,31 @@ static void append_silence(stream_audio_t *s, uint32_t samples)
     s->rx_fill += samples;
 }
 
+static void append_comfort_noise(stream_audio_t *s, uint32_t samples)
+{
+    cn_generate(&s->cng, s->rx_pcm + s->rx_fill, samples);
+    s->rx_fill += samples;
+    STREAM_COUNT(s->play.comfort_noise);
+}
+
+/* A SID (RFC 3389) is played: the noise it describes from now until the next voice packet. */
+static void play_sid(stream_audio_t *s, const uint8_t *payload, size_t length, uint32_t samples)
+{
+    cn_params_t p;
+    if (cn_parse(payload, length, &p) == 0)
+        cn_generator_set(&s->cng, &p);
+    s->comfort_noise = 1;
+    append_comfort_noise(s, samples);
+}
+
 static void append_concealment(stream_audio_t *s, uint32_t samples)
 {
     if (samples == 0)
         return;
+    if (s->comfort_noise) {
+        append_comfort_noise(s, samples);
+        return;
+    }
     if (media_codec_conceal(s->decoder, s->rx_pcm + s->rx_fill, samples) == (int)samples)
         s->rx_fill += samples;
     else
@@ -245,6 +322,7 @@ static void append_concealment(stream_audio_t *s, uint32_t samples)
 
 static void append_decoded(stream_audio_t *s, const uint8_t *payload, size_t length, uint32_t samples)
 {
+    s->comfort_noise = 0;
     int decoded = media_codec_decode(s->decoder, payload, length, s->rx_pcm + s->rx_fill,
                                      s->rx_cap - s->rx_fill);
     if (decoded > 0 && (uint32_t)decoded <= s->max_packet_samples) {
@@ -344,8 +422,7 @@ static int consume(stream_audio_t *s, int kind, const jbuf_frame_t *f)
     case JBUF_FRAME:
         played(s, f->sequence);
         if (f->flags & JBUF_F_CNG) {
-            STREAM_COUNT(s->play.silent);
-            append_silence(s, samples);
+            play_sid(s, s->payload, f->length, samples);
         } else {
             append_decoded(s, s->payload, f->length, samples);
         }
@@ -354,6 +431,10 @@ static int consume(stream_audio_t *s, int kind, const jbuf_frame_t *f)
         handle_missing(s, f, samples);
         return 1;
     case JBUF_GAP:
+        if (s->comfort_noise && samples > 0) {
+            append_comfort_noise(s, samples);
+            return 1;
+        }
         STREAM_COUNT(s->play.silent);
         append_silence(s, samples);
         return samples > 0;
@@ -373,8 +454,10 @@ static int get_frame(media_port_t *port, int16_t *pcm, size_t n)
         s->rx_fill = 0;
         return MEDIA_PORT_SILENCE;
     }
-    if (__atomic_exchange_n(&s->rx_reset, 0, __ATOMIC_ACQ_REL))
+    if (__atomic_exchange_n(&s->rx_reset, 0, __ATOMIC_ACQ_REL)) {
         s->rx_fill = 0;
+        s->comfort_noise = 0;
+    }
     uint64_t now = stream_clock_now(s->clock);
     if (s->rx_fill == 0) {
         /* the usual case: one packet is one frame, decoded straight into the mixer's buffer */
@@ -383,6 +466,7 @@ static int get_frame(media_port_t *port, int16_t *pcm, size_t n)
             s->decoder->codec->decoded_bound(s->decoder, s->payload, f.length) == n &&
             media_codec_decode(s->decoder, s->payload, f.length, pcm, n) == (int)n) {
             played(s, f.sequence);
+            s->comfort_noise = 0;
             STREAM_COUNT(s->play.decoded);
             return MEDIA_PORT_OK;
         }
@@ -429,7 +513,7 @@ static void on_rtp(void *ctx, const uint8_t *packet, size_t length, const rtp_he
     pthread_mutex_lock(&s->rx_lock);
     if (!s->rx_running)
         goto out;
-    if (pt != s->payload_type && pt != s->dtmf_payload_type && pt != s->cn_payload_type) {
+    if (pt != s->rx_payload_type && pt != s->rx_dtmf_payload_type && pt != s->rx_cn_payload_type) {
         STREAM_COUNT(s->rxc.unknown_payload);
         goto out;
     }
@@ -441,11 +525,11 @@ static void on_rtp(void *ctx, const uint8_t *packet, size_t length, const rtp_he
     STREAM_COUNT(s->rxc.packets);
     STREAM_COUNT_ADD(s->rxc.bytes, payload_length);
     int receiving = (__atomic_load_n(&s->direction, __ATOMIC_RELAXED) & STREAM_RECV) != 0;
-    if (pt == s->payload_type) {
+    if (pt == s->rx_payload_type) {
         if (rtcp_rx_update(&s->rx, h->sequence, h->timestamp, now, payload_length, 0) != RTCP_RX_BAD && receiving)
             jbuf_put(s->jbuf, payload, payload_length, h->sequence, h->timestamp, h->ssrc,
                      payload_units(s, payload, payload_length), h->marker ? JBUF_F_MARKER : 0, now);
-    } else if (pt == s->dtmf_payload_type) {
+    } else if (pt == s->rx_dtmf_payload_type) {
         STREAM_COUNT(s->rxc.dtmf_packets);
         rtcp_rx_update(&s->rx, h->sequence, h->timestamp, now, payload_length, RTCP_RX_NO_JITTER);
         int count = dtmf_receiver_put(&s->dtmf_rx, payload, payload_length, h->timestamp, now, events);
@@ -657,6 +741,10 @@ int stream_audio_create(const stream_audio_config_t *config, stream_transport_t 
     s->payload_type = config->payload_type;
     s->dtmf_payload_type = config->dtmf_payload_type;
     s->cn_payload_type = config->cn_payload_type;
+    s->rx_payload_type = config->rx_payload_type >= 0 ? config->rx_payload_type : config->payload_type;
+    s->rx_dtmf_payload_type = config->rx_dtmf_payload_type;
+    s->rx_cn_payload_type = config->rx_cn_payload_type;
+    s->silence_detection = config->silence_detection && config->cn_payload_type >= 0;
     s->dtx = config->encoder.dtx == 1;
     s->transport = transport;
     s->io = io;
@@ -695,13 +783,18 @@ int stream_audio_create(const stream_audio_config_t *config, stream_transport_t 
         return STREAM_E_CODEC;
     }
     jbuf_config_default(&jc, s->rtp_rate, s->packet_units);
-    if (config->jitter_min_ms)
+    if (config->jitter_min_ms != STREAM_JITTER_DEFAULT)
         jc.min_delay_ms = config->jitter_min_ms;
     if (config->jitter_max_ms)
         jc.max_delay_ms = config->jitter_max_ms;
-    if (s->fec && !config->jitter_min_ms) {
-        /* in-band FEC needs the packet after a loss in time: wait one packet more */
+    if (s->fec && config->expect_fec && config->jitter_min_ms == STREAM_JITTER_DEFAULT) {
+        /* in-band FEC needs the packet after a loss in time: wait one packet more, and at least a
+         * packet and FEC_MARGIN_MS, since the next packet may come a little after the lost one's
+         * turn (only for a peer that sends FEC: for the others the wait would add latency and buy
+         * nothing) */
         jc.min_delay_ms += config->ptime_ms;
+        if (jc.min_delay_ms < config->ptime_ms + FEC_MARGIN_MS)
+            jc.min_delay_ms = config->ptime_ms + FEC_MARGIN_MS;
         if (jc.min_delay_ms > jc.max_delay_ms)
             jc.min_delay_ms = jc.max_delay_ms;
     }
@@ -717,6 +810,8 @@ int stream_audio_create(const stream_audio_config_t *config, stream_transport_t 
     rtp_sender_init(&s->sender, config->payload_type, s->rtp_rate);
     s->ssrc = s->sender.ssrc;
     dtmf_sender_init(&s->dtmf_tx, s->rtp_rate, config->dtmf_pause_ms);
+    cn_vad_init(&s->vad, config->ptime_ms);
+    cn_generator_init(&s->cng, (uint64_t)rtp_random32() << 32 | rtp_random32());
     dtmf_receiver_init(&s->dtmf_rx, s->rtp_rate, config->dtmf_timeout_ms);
     s->rng = ((uint64_t)rtp_random32() << 32 | rtp_random32()) | 1u;
     *out = s;
@@ -864,12 +959,15 @@ void stream_audio_get_stats(stream_audio_t *s, stream_audio_stats_t *out)
     out->tx_dtx_frames = LOAD(txc.dtx_frames);
     out->tx_errors = LOAD(txc.errors);
     out->tx_frames = LOAD(txc.frames);
+    out->tx_cn_packets = LOAD(txc.cn_packets);
+    out->tx_silent_packets = LOAD(txc.silent_packets);
     out->frames_decoded = LOAD(play.decoded);
     out->frames_concealed = LOAD(play.concealed);
     out->frames_dtx = LOAD(play.dtx);
     out->frames_expanded = LOAD(play.expanded);
     out->frames_recovered = LOAD(play.recovered);
     out->frames_silent = LOAD(play.silent);
+    out->frames_comfort_noise = LOAD(play.comfort_noise);
     out->decode_errors = LOAD(play.decode_errors);
     jbuf_get_stats(s->jbuf, &out->jitter_buffer);
     pthread_mutex_lock(&s->rx_lock);

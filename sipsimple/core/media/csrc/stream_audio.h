@@ -6,20 +6,31 @@
  * (sendto() from this thread: no hand-over to another thread, no wake-up per packet). While a
  * telephone-event is queued (send_dtmf), its RFC 4733 packets replace the audio (dtmf.h). Opus
  * DTX "no speech" frames are not sent (the timestamp still advances; the next packet is a talk
- * spurt). Without the send direction nothing is sent and the timestamp keeps advancing.
+ * spurt). With silence detection and a CN payload type (RFC 3389, cn.h), packets the detector
+ * finds silent are not encoded: a SID with the noise level goes out at the start of the silence,
+ * again every CN_SID_INTERVAL_MS and when the level moves by CN_SID_STEP dB; the timestamp keeps
+ * advancing and the first voice packet after the silence carries the marker bit (RFC 3551 4.1).
+ * Without the send direction nothing is sent and the timestamp keeps advancing.
+ *
+ * Payload types per direction (RFC 3264 5.1): packets go out with the numbers of the peer's SDP
+ * (payload_type, dtmf_payload_type, cn_payload_type) and are accepted with the numbers of ours
+ * (rx_payload_type, rx_dtmf_payload_type, rx_cn_payload_type); the two sets may differ.
  *
  * Receiving, on the I/O thread (the transport's sink): RTP of the codec's payload type updates
  * the reception statistics (RFC 3550 A.1/A.3/A.8) and goes into the adaptive jitter buffer
  * (jbuf.h); telephone-events go to the RFC 4733 receiver, whose digits are posted as
- * STREAM_EVENT_DTMF; comfort noise (CN) is buffered as a DTX marker; other payload types are
- * counted and dropped. RTCP: SR (for LSR/DLSR), report blocks about our SSRC (round-trip time,
+ * STREAM_EVENT_DTMF; comfort noise (CN) is buffered as a SID that starts a pause; other payload
+ * types are counted and dropped. RTCP: SR (for LSR/DLSR), report blocks about our SSRC (round-trip time,
  * the remote's view of our loss and jitter), BYE.
  *
  * Playing, on the mixer's thread (get_frame): the jitter buffer gives the next stretch of audio:
  * a packet is decoded; a missing one is concealed by the codec's PLC, or rebuilt from the next
- * packet's in-band FEC (Opus) when that packet has already arrived and carries FEC data (for
- * Opus the jitter buffer's minimum delay is one packet longer, unless jitter_min_ms is given, so
- * that it normally has); a DTX/CN gap is silence.
+ * packet's in-band FEC (Opus) when that packet has already arrived and carries FEC data (when the
+ * peer says it sends FEC, expect_fec, the Opus jitter buffer's minimum delay is one packet longer,
+ * unless jitter_min_ms is given, so that it normally has; otherwise no time is spent waiting for
+ * FEC that never comes, and FEC is still used when the next packet happens to be there); a SID
+ * and the pause after it play comfort noise at the SID's level and spectrum (cn.h); a DTX gap
+ * without CN is silence (Opus fills its own DTX pauses).
  *
  * RTCP sending, on the I/O thread's timer (or stream_audio_service() with a manual clock): a
  * compound SR or RR + SDES CNAME on the RFC 3550 A.7 schedule with a configurable minimum
@@ -36,6 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cn.h"
 #include "codec.h"
 #include "events.h"
 #include "jbuf.h"
@@ -47,6 +59,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define CN_SID_INTERVAL_MS 200u  /* a SID at least this often while silent */
+#define CN_SID_STEP 3             /* dB of level change that sends a SID at once */
 
 /* Directions: bit 0 = send, bit 1 = receive. */
 #define STREAM_SEND 1
@@ -60,20 +75,28 @@ enum {
 
 typedef struct stream_audio stream_audio_t;
 
+/* jitter_min_ms when the caller gave none: the jitter buffer's default minimum */
+#define STREAM_JITTER_DEFAULT UINT32_MAX
+
 typedef struct stream_audio_config {
     const media_codec *codec;
     media_codec_params encoder;   /* fmtp applied; sample_rate = the port's rate */
     media_codec_params decoder;   /* same sample_rate */
-    uint8_t payload_type;
+    uint8_t payload_type;         /* the codec's, as we send it (the peer's number) */
     int dtmf_payload_type;        /* -1: none */
     int cn_payload_type;          /* -1: none */
+    int rx_payload_type;          /* the codec's as we receive it (our number); -1: payload_type */
+    int rx_dtmf_payload_type;     /* -1: none */
+    int rx_cn_payload_type;       /* -1: none */
+    int silence_detection;        /* send CN in silence (needs cn_payload_type) */
+    int expect_fec;               /* the peer sends Opus in-band FEC: wait one packet for it */
     uint32_t frame_ms;            /* the mixer's frame time: 10 or 20 */
     uint32_t ptime_ms;            /* packet duration we send */
     uint32_t dtmf_pause_ms;       /* between queued telephone-events */
     uint32_t dtmf_timeout_ms;     /* a telephone-event whose end packets never came */
     double rtcp_min_interval;     /* seconds */
     double rtcp_bandwidth;        /* octets per second for RTCP (5% of the session's) */
-    uint32_t jitter_min_ms;       /* 0: the jitter buffer's defaults */
+    uint32_t jitter_min_ms;       /* STREAM_JITTER_DEFAULT: the jitter buffer's default (0 is a floor of 0) */
     uint32_t jitter_max_ms;
     uint8_t cname_length;
     char cname[255];
@@ -88,6 +111,8 @@ typedef struct stream_audio_stats {
     uint64_t tx_dtx_frames;       /* Opus DTX frames not sent */
     uint64_t tx_errors;           /* encoder failures and packets the transport refused */
     uint64_t tx_frames;           /* mixer frames received while sending */
+    uint64_t tx_cn_packets;       /* SIDs sent */
+    uint64_t tx_silent_packets;   /* packets not sent because the input was silent */
     /* receiving */
     int rx_started;
     uint32_t rx_ssrc;
@@ -111,7 +136,8 @@ typedef struct stream_audio_stats {
     uint64_t frames_dtx;          /* PLC over the sender's pauses (DTX without comfort noise) */
     uint64_t frames_expanded;     /* inserted by the jitter buffer to grow its delay */
     uint64_t frames_recovered;    /* of frames_concealed, those rebuilt from FEC data instead */
-    uint64_t frames_silent;       /* DTX/CN gaps and nothing-yet */
+    uint64_t frames_silent;       /* DTX gaps without CN and nothing-yet */
+    uint64_t frames_comfort_noise;/* SIDs and the pauses after them, played as comfort noise */
     uint64_t decode_errors;
     jbuf_stats_t jitter_buffer;
     /* RTCP */

@@ -481,18 +481,25 @@ static void process_datagram(stream_transport_t *t, int component, uint8_t *buf,
         STREAM_COUNT(t->rxs.no_sink);
 }
 
-static void receive(stream_transport_t *t, int component, uint64_t now)
+/* One batch (the I/O thread): returns nonzero when the socket may hold more (netio.h). */
+static int receive(stream_transport_t *t, int component, uint64_t now)
 {
     netio_batch_t *b = netio_batch(t->io);
     int i, n;
 
+    /* what the datagrams will need, loaded during the system call */
+    __builtin_prefetch(&t->rx_lock);
+    __builtin_prefetch(&t->rxs, 1);
+    __builtin_prefetch(&t->received[0]);
     for (i = 0; i < NETIO_BATCH; i++)
         b->msgs[i].msg_hdr.msg_namelen = sizeof b->addrs[i];
     do
         n = recvmmsg(t->fd[component - 1], b->msgs, NETIO_BATCH, MSG_DONTWAIT, NULL);
     while (n < 0 && errno == EINTR);
-    if (n <= 0)
-        return;
+    if (n < 0) /* drained, or an error (a queued ICMP error...) with datagrams maybe behind it */
+        return errno != EAGAIN && errno != EWOULDBLOCK;
+    if (n == 0)
+        return 0;
     pthread_mutex_lock(&t->rx_lock);
     for (i = 0; i < n; i++) {
         size_t length = b->msgs[i].msg_len;
@@ -503,18 +510,19 @@ static void receive(stream_transport_t *t, int component, uint64_t now)
         process_datagram(t, component, b->data[i], length, &b->addrs[i], b->msgs[i].msg_hdr.msg_namelen, now);
     }
     pthread_mutex_unlock(&t->rx_lock);
+    return n == NETIO_BATCH;
 }
 
-static void on_read_rtp(netio_handle_t *h, void *user, uint64_t now)
+static int on_read_rtp(netio_handle_t *h, void *user, uint64_t now)
 {
     (void)h;
-    receive(user, STREAM_COMPONENT_RTP, now);
+    return receive(user, STREAM_COMPONENT_RTP, now);
 }
 
-static void on_read_rtcp(netio_handle_t *h, void *user, uint64_t now)
+static int on_read_rtcp(netio_handle_t *h, void *user, uint64_t now)
 {
     (void)h;
-    receive(user, STREAM_COMPONENT_RTCP, now);
+    return receive(user, STREAM_COMPONENT_RTCP, now);
 }
 
 /* rx_lock held. */
@@ -792,19 +800,24 @@ void stream_transport_set_transform(stream_transport_t *t, const stream_transfor
 
 /* ---- sending -------------------------------------------------------------------------------- */
 
-/* tx_lock held: hands a copy to the memory peer's receive path. */
-static void deliver_to_peer(stream_transport_t *t, int component, const uint8_t *data, size_t length)
+/* tx_lock held: hands the datagram to the memory peer's receive path, which works in place: in the
+ * sender's own buffer when it is writable and not used after the send (`spare`), else in a copy. */
+static void deliver_to_peer(stream_transport_t *t, int component, const uint8_t *data, uint8_t *spare,
+                            size_t length)
 {
     uint8_t copy[STREAM_MAX_DATAGRAM + STREAM_TRANSFORM_OVERHEAD] __attribute__((aligned(8)));
+    static const struct sockaddr_storage none; /* no source address (length 0) */
     stream_transport_t *peer = t->peer;
-    struct sockaddr_storage none;
+    uint8_t *buf = spare;
 
     if (peer == NULL || length > sizeof copy)
         return;
-    memcpy(copy, data, length);
-    memset(&none, 0, sizeof none);
+    if (buf == NULL) {
+        memcpy(copy, data, length);
+        buf = copy;
+    }
     pthread_mutex_lock(&peer->rx_lock);
-    process_datagram(peer, component, copy, length, &none, 0, stream_clock_now(peer->clock));
+    process_datagram(peer, component, buf, length, &none, 0, stream_clock_now(peer->clock));
     pthread_mutex_unlock(&peer->rx_lock);
 }
 
@@ -837,7 +850,7 @@ int stream_transport_send(stream_transport_t *t, int component, uint8_t *buf, si
         return STREAM_E_TRANSFORM;
     }
     if (t->memory) {
-        deliver_to_peer(t, index + 1, buf, length);
+        deliver_to_peer(t, index + 1, buf, buf, length); /* buf is the caller's scratch (see .h) */
     } else {
         ssize_t sent;
         do
@@ -871,7 +884,7 @@ int stream_transport_send_to(stream_transport_t *t, int component, const uint8_t
     if (t->tx_closed) {
         status = STREAM_E_CLOSED;
     } else if (t->memory) {
-        deliver_to_peer(t, index + 1, data, length);
+        deliver_to_peer(t, index + 1, data, NULL, length);
     } else {
         ssize_t sent;
         do

@@ -138,7 +138,8 @@ void stream_transport_set_transform(stream_transport_t *t, const stream_transfor
 /*
  * Sends an RTP (component 1) or RTCP (component 2) packet to the remote address, through the
  * transform. buf must have cap >= length + STREAM_TRANSFORM_OVERHEAD (the transform works in
- * place). Returns STREAM_OK or a negative STREAM_E_* status.
+ * place). Its content is undefined afterwards (a memory transport's peer receives in it, without a
+ * copy). Returns STREAM_OK or a negative STREAM_E_* status.
  */
 int stream_transport_send(stream_transport_t *t, int component, uint8_t *buf, size_t length, size_t cap);
 /* Sends a datagram as it is (no transform) from the component's socket to `to` (STUN, ICE). */

@@ -141,6 +141,11 @@ cdef extern from "stream_audio.h" nogil:
         uint8_t payload_type
         int dtmf_payload_type
         int cn_payload_type
+        int rx_payload_type
+        int rx_dtmf_payload_type
+        int rx_cn_payload_type
+        int silence_detection
+        int expect_fec
         uint32_t frame_ms
         uint32_t ptime_ms
         uint32_t dtmf_pause_ms
@@ -160,6 +165,8 @@ cdef extern from "stream_audio.h" nogil:
         uint64_t tx_dtx_frames
         uint64_t tx_errors
         uint64_t tx_frames
+        uint64_t tx_cn_packets
+        uint64_t tx_silent_packets
         int rx_started
         uint32_t rx_ssrc
         uint64_t rx_packets
@@ -177,6 +184,7 @@ cdef extern from "stream_audio.h" nogil:
         uint64_t frames_expanded
         uint64_t frames_recovered
         uint64_t frames_silent
+        uint64_t frames_comfort_noise
         uint64_t decode_errors
         jbuf_stats_t jitter_buffer
         uint64_t rtcp_sent
