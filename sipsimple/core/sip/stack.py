@@ -633,7 +633,7 @@ class SIPStack:
             for transaction in self._client_transactions.values()
             if transaction.destination == destination
             and not transaction.terminated
-            and getattr(transaction.machine, "state", None) in _AWAITING_FINAL
+            and transaction.machine.state in _AWAITING_FINAL
         ]
         if doomed:
             log.info("%s: %s; failing %d transaction(s) to it", destination, report, len(doomed))
@@ -756,11 +756,8 @@ class SIPStack:
         self._sweep = None
         if due is not None:
             now = self.reactor.seconds()
-            at = (
-                due
-                if due >= now + self._SWEEP_SLACK
-                else min(now + self._SWEEP_SLACK, due + self._SWEEP_SLACK)
-            )
+            # at ``due``, but not sooner than the slack from now nor later than the slack past due
+            at = min(max(due, now + self._SWEEP_SLACK), due + self._SWEEP_SLACK)
             self._sweep = self.reactor.callLater(max(at - now, 0.0), self._expire_ended)
 
     def _expire_ended(self) -> None:

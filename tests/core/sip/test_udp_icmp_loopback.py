@@ -9,7 +9,6 @@ bounded below T1, so a request that waited for its timers would fail the test.
 
 from __future__ import annotations
 
-import socket
 import sys
 
 import pytest
@@ -25,6 +24,7 @@ from tests.core.primitives.conftest import ALICE, BOB
 from tests.core.primitives.servers import TestServer
 from tests.support.reactor import Loop, fresh_reactor
 
+from .test_udp_icmp_socket import closed_port
 from .transport.conftest import LOOPBACKS
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="IP_RECVERR is Linux's")
@@ -79,14 +79,6 @@ def server_engine(loop, host):
 @pytest.fixture
 def server(server_engine) -> TestServer:
     return TestServer(server_engine, proxy_auth=False)
-
-
-def closed_port(host: str) -> TransportAddress:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as probe:
-        probe.bind((host, 0))
-        port = probe.getsockname()[1]
-    return TransportAddress("udp", host, port)
 
 
 def udp_address(engine: SIPEngine, host: str) -> TransportAddress:

@@ -196,26 +196,21 @@ class ErrorQueuePort(udp.Port):
 
     def write(self, datagram: bytes, addr: Any = None) -> None:
         """Send one datagram to ``addr`` (a ``(host, port)`` of the socket's family)."""
-        try:
-            self.socket.sendto(datagram, addr)
-            return
-        except OSError as error:
-            if error.errno == errno.EMSGSIZE:
-                raise MessageLengthError("message too long") from error
-            if error.errno not in _ASYNC_ERRNOS:
-                raise
+        for retry in (False, True):
+            try:
+                self.socket.sendto(datagram, addr)
+                return
+            except OSError as error:
+                if error.errno == errno.EMSGSIZE:
+                    raise MessageLengthError("message too long") from error
+                if retry or error.errno not in _ASYNC_ERRNOS:
+                    raise
             # Most likely an earlier datagram's ICMP error, which this send consumed instead of
             # sending: read the queue, report it on the next turn, and send again. A second failure
             # is this datagram's own (no route to it, say).
             reports = self.read_error_queue()
             if reports:
                 self.reactor.callLater(0, self.deliver, reports)
-        try:
-            self.socket.sendto(datagram, addr)
-        except OSError as error:
-            if error.errno == errno.EMSGSIZE:
-                raise MessageLengthError("message too long") from error
-            raise
 
     def read_error_queue(self) -> list[ICMPReport]:
         """Read (at most `_ERRORS_PER_READ`) messages from the error queue; return their reports."""
