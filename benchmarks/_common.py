@@ -5,6 +5,7 @@ Not a benchmark itself.
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +122,105 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 20.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# SIPp-driven runs (uas.py, options_uas.py) --------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as /proc/loadavg gives them."""
+    with open("/proc/loadavg") as loadavg:
+        return " ".join(loadavg.read().split()[:3])
+
+
+def sipp_final_stats(path: Path) -> dict[str, str]:
+    """The last line of a SIPp ``-trace_stat`` file, keyed by its header (empty if none was written)."""
+    rows = [row for row in csv.reader(path.read_text().splitlines(), delimiter=";") if row]
+    return dict(zip(rows[0], rows[-1], strict=False)) if len(rows) > 1 else {}
+
+
+def sipp_elapsed(stats: dict[str, str]) -> float | None:
+    """Seconds from SIPp's StartTime to its final CurrentTime (``date\ttime\tepoch.micro`` each)."""
+    try:
+        return float(stats["CurrentTime"].split()[-1]) - float(stats["StartTime"].split()[-1])
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
+def sipp_counts(stats: dict[str, str]) -> dict[str, int]:
+    """The call counters of a SIPp UAC run, named as SippRow's fields."""
+    return {
+        field: int(stats.get(column, 0) or 0)
+        for field, column in (
+            ("attempted", "OutgoingCall(C)"),
+            ("successful", "SuccessfulCall(C)"),
+            ("failed", "FailedCall(C)"),
+            ("retransmissions", "Retransmissions(C)"),
+        )
+    }
+
+
+@dataclass
+class SippRow:
+    """One SIPp UAC run against one answering process; benchmarks add their own columns."""
+
+    target: str
+    rate: int
+    attempted: int
+    successful: int
+    failed: int
+    retransmissions: int
+    elapsed: float
+    cpu: float  # seconds of CPU of the answering process during the run
+
+    @property
+    def per_second(self) -> float:
+        return self.successful / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def cpu_percent(self) -> float:
+        return 100.0 * self.cpu / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def cpu_us_per_success(self) -> float:
+        return 1e6 * self.cpu / self.successful if self.successful else float("nan")
+
+
+def wait_until_bound(
+    process: subprocess.Popen[Any], ip: str, port: int, what: str, timeout: float = 5.0
+) -> None:
+    """Waits (bounded) until the process we started holds UDP ``ip:port``."""
+    deadline = time.monotonic() + timeout
+    while not udp_bound(ip, port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start (exit {process.poll()})")
+        time.sleep(0.02)
+
+
+# sipsimple applications in benchmark processes ----------------------------------------------------
+
+
+def seed_headless_settings(
+    storage: Any, sample_rate: int, transports: list[str], rtp_ports: str | None = None
+) -> None:
+    """Written before the application loads them: the given SIP transports, no sound devices, no echo
+    canceller, the voice mixer's sample rate and, when given, the RTP port range."""
+    backend = storage.configuration_backend
+    data = backend.load()
+    settings = data.setdefault("SIPSimpleSettings", {})
+    settings.setdefault("sip", {})["transport_list"] = list(transports)
+    if rtp_ports is not None:
+        settings.setdefault("rtp", {})["port_range"] = rtp_ports
+    audio = settings.setdefault("audio", {})
+    audio.update(input_device=None, output_device=None, alert_device=None, sample_rate=str(sample_rate))
+    audio.setdefault("echo_canceller", {})["enabled"] = "false"
+    backend.save(data)

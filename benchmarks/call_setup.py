@@ -35,9 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # run from a source tree built with ./build_inplace
+from _common import ROOT, load_average, seed_headless_settings  # also puts the source tree on sys.path
 
 STARTED = {"SIPSessionDidStart", "SIPSessionDidFail", "SIPSessionDidEnd"}
 
@@ -54,14 +52,7 @@ def start_application(prefix: str, sample_rate: int, codecs: list[str] | None) -
 
     directory = tempfile.TemporaryDirectory(prefix=prefix)
     storage = FileStorage(Path(directory.name))
-    backend = storage.configuration_backend
-    data = backend.load()
-    settings = data.setdefault("SIPSimpleSettings", {})
-    settings.setdefault("sip", {})["transport_list"] = ["udp", "tcp"]
-    audio = settings.setdefault("audio", {})
-    audio.update(input_device=None, output_device=None, alert_device=None, sample_rate=str(sample_rate))
-    audio.setdefault("echo_canceller", {})["enabled"] = "false"
-    backend.save(data)
+    seed_headless_settings(storage, sample_rate, ["udp", "tcp"])
     recorder = Recorder({"SIPApplicationDidStart"})
     center = NotificationCenter()
     center.add_observer(recorder, name="SIPApplicationDidStart")
@@ -306,8 +297,7 @@ def caller(args: argparse.Namespace) -> int:
         port, user = output.ready["udp"], output.ready["user"]
         target = SIPURI("127.0.0.1", user=user, port=port)
         routes = [Route("127.0.0.1", port, "udp")]
-        with open("/proc/loadavg") as loadavg:
-            load = " ".join(loadavg.read().split()[:3])
+        load = load_average()
         print(
             f"call setup between two sipsimple processes on 127.0.0.1 (AudioStream, codecs: "
             f"{args.codecs or 'all'}; null device, mixer {args.sample_rate} Hz): {args.calls} sequential "

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import os
 import shutil
 import socket
 import subprocess
@@ -40,10 +38,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import free_udp_port, stop_process, udp_bound
+from _common import (
+    SippRow,
+    cpu_seconds,
+    free_udp_port,
+    sipp_counts,
+    sipp_elapsed,
+    sipp_final_stats,
+    stop_process,
+    wait_until_bound,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 READY = "options_uas: listening"
 
 UAC_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -134,44 +140,9 @@ def serve(ip: str, port: int, profile: str | None, what_if: list[str]) -> None:
 # measuring ------------------------------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def sipp_elapsed(stats: dict[str, str]) -> float | None:
-    """Seconds from SIPp's StartTime to its final CurrentTime (``date\ttime\tepoch.micro`` each)."""
-    try:
-        return float(stats["CurrentTime"].split()[-1]) - float(stats["StartTime"].split()[-1])
-    except (KeyError, IndexError, ValueError):
-        return None
-
-
 @dataclass
-class Row:
-    target: str
-    rate: int
-    attempted: int
-    successful: int
-    failed: int
-    retransmissions: int
-    elapsed: float
-    cpu: float  # seconds of CPU of the answering process during the run
-    uac_cpu: float
-
-    @property
-    def per_second(self) -> float:
-        return self.successful / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def cpu_percent(self) -> float:
-        return 100.0 * self.cpu / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def cpu_us_per_transaction(self) -> float:
-        return 1e6 * self.cpu / self.successful if self.successful else float("nan")
+class Row(SippRow):
+    uac_cpu: float  # seconds of CPU of the SIPp UAC
 
 
 def run_uac(
@@ -207,17 +178,12 @@ def run_uac(
         uac.wait()
     wall = time.monotonic() - started
     cpu = cpu_seconds(server_pid) - before
-    rows = [row for row in csv.reader(stats.read_text().splitlines(), delimiter=";") if row]
-    final = dict(zip(rows[0], rows[-1], strict=False)) if len(rows) > 1 else {}
-    elapsed = sipp_elapsed(final) or wall
+    final = sipp_final_stats(stats)
     return Row(
         target=label,
         rate=rate,
-        attempted=int(final.get("OutgoingCall(C)", 0) or 0),
-        successful=int(final.get("SuccessfulCall(C)", 0) or 0),
-        failed=int(final.get("FailedCall(C)", 0) or 0),
-        retransmissions=int(final.get("Retransmissions(C)", 0) or 0),
-        elapsed=elapsed,
+        **sipp_counts(final),
+        elapsed=sipp_elapsed(final) or wall,
         cpu=cpu,
         uac_cpu=uac_cpu,
     )
@@ -254,11 +220,7 @@ def sipp_uas(sipp: str, workdir: Path, ip: str) -> Iterator[tuple[subprocess.Pop
     ]  # fmt: skip
     process = subprocess.Popen(argv, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 5
-        while not udp_bound(ip, port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the SIPp UAS did not start (exit {process.poll()})")
-            time.sleep(0.02)
+        wait_until_bound(process, ip, port, "the SIPp UAS")
         yield process, port
     finally:
         stop_process(process, timeout=10)
@@ -279,7 +241,7 @@ def print_rows(rows: list[Row]) -> None:
         print(
             f"{row.target:<12}{row.rate:>8}{row.attempted:>11}{row.successful:>8}{row.failed:>8}"
             f"{row.retransmissions:>9}{row.per_second:>12.0f}{row.cpu_percent:>11.0f}%"
-            f"{row.cpu_us_per_transaction:>8.0f}{100 * row.uac_cpu / max(row.elapsed, 1e-9):>13.0f}%",
+            f"{row.cpu_us_per_success:>8.0f}{100 * row.uac_cpu / max(row.elapsed, 1e-9):>13.0f}%",
             flush=True,
         )
 

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import functools
 import os
 import shutil
@@ -60,26 +59,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import free_udp_port, stop_process, udp_bound
+from _common import (
+    SippRow,
+    cpu_seconds,
+    free_udp_port,
+    load_average,
+    seed_headless_settings,
+    sipp_counts,
+    sipp_elapsed,
+    sipp_final_stats,
+    stop_process,
+    wait_until_bound,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run from a source tree built with ./build_inplace
 
 SCENARIOS = Path(__file__).resolve().parent / "sipp"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 READY = "uas: listening"
 
 
 # the answering process ------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int | str = "self") -> float:
-    """utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def rss_megabytes(pid: int | str = "self") -> float:
@@ -105,20 +107,6 @@ def track_gc() -> dict[int, list[float]]:
 
     gc.callbacks.append(callback)
     return totals
-
-
-def seed_settings(storage: Any, sample_rate: int, rtp_ports: str) -> None:
-    """Written before the application loads them: UDP only, no sound devices, no echo canceller,
-    the voice mixer's sample rate and an RTP port range wide enough for hundreds of calls."""
-    backend = storage.configuration_backend
-    data = backend.load()
-    settings = data.setdefault("SIPSimpleSettings", {})
-    settings.setdefault("sip", {})["transport_list"] = ["udp"]
-    settings.setdefault("rtp", {})["port_range"] = rtp_ports
-    audio = settings.setdefault("audio", {})
-    audio.update(input_device=None, output_device=None, alert_device=None, sample_rate=str(sample_rate))
-    audio.setdefault("echo_canceller", {})["enabled"] = "false"
-    backend.save(data)
 
 
 class AutoAnswer:
@@ -284,7 +272,7 @@ def serve(
 
     directory = tempfile.TemporaryDirectory(prefix="sipsimple-uas-")
     storage = FileStorage(Path(directory.name))
-    seed_settings(storage, sample_rate, rtp_ports)
+    seed_headless_settings(storage, sample_rate, ["udp"], rtp_ports)  # wide enough for hundreds of calls
     recorder = Recorder({"SIPApplicationDidStart", "SIPApplicationDidEnd"})
     center = NotificationCenter()
     for name in recorder.names or ():
@@ -367,29 +355,9 @@ def serve(
 
 
 @dataclass
-class Row:
-    target: str
-    rate: int
-    attempted: int
-    successful: int
-    failed: int
-    retransmissions: int
-    elapsed: float
-    cpu: float  # seconds of CPU of the answering process during the run
+class Row(SippRow):
     setup_under_10ms: float  # share of calls whose INVITE -> 200 took < 10 ms (SIPp's repartition)
     setup_median: str
-
-    @property
-    def per_second(self) -> float:
-        return self.successful / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def cpu_percent(self) -> float:
-        return 100.0 * self.cpu / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def cpu_us_per_call(self) -> float:
-        return 1e6 * self.cpu / self.successful if self.successful else float("nan")
 
 
 def _repartition(final: dict[str, str]) -> tuple[float, str]:
@@ -448,20 +416,13 @@ def run_uac(
         uac.wait()
     wall = time.monotonic() - started
     cpu = cpu_seconds(server_pid) - before
-    rows = [row for row in csv.reader(stats.read_text().splitlines(), delimiter=";") if row]
-    final = dict(zip(rows[0], rows[-1], strict=False)) if len(rows) > 1 else {}
-    elapsed = wall
-    with contextlib.suppress(KeyError, IndexError, ValueError):
-        elapsed = float(final["CurrentTime"].split()[-1]) - float(final["StartTime"].split()[-1])
+    final = sipp_final_stats(stats)
     under, median = _repartition(final)
     return Row(
         target=label,
         rate=rate,
-        attempted=int(final.get("OutgoingCall(C)", 0) or 0),
-        successful=int(final.get("SuccessfulCall(C)", 0) or 0),
-        failed=int(final.get("FailedCall(C)", 0) or 0),
-        retransmissions=int(final.get("Retransmissions(C)", 0) or 0),
-        elapsed=elapsed,
+        **sipp_counts(final),
+        elapsed=sipp_elapsed(final) or wall,
         cpu=cpu,
         setup_under_10ms=under,
         setup_median=median,
@@ -509,11 +470,7 @@ def sipp_uas(sipp: str, workdir: Path, ip: str) -> Iterator[tuple[subprocess.Pop
     ]  # fmt: skip
     process = subprocess.Popen(argv, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 5
-        while not udp_bound(ip, port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the SIPp UAS did not start (exit {process.poll()})")
-            time.sleep(0.02)
+        wait_until_bound(process, ip, port, "the SIPp UAS")
         yield process, port
     finally:
         stop_process(process)
@@ -531,7 +488,7 @@ def print_rows(rows: list[Row]) -> None:
         print(
             f"{row.target:<12}{row.rate:>7}{row.attempted:>10}{row.successful:>7}{row.failed:>7}"
             f"{row.retransmissions:>8}{row.per_second:>11.0f}{row.cpu_percent:>8.0f}%"
-            f"{row.cpu_us_per_call:>9.0f}{100 * row.setup_under_10ms:>11.1f}%{row.setup_median:>14}",
+            f"{row.cpu_us_per_success:>9.0f}{100 * row.setup_under_10ms:>11.1f}%{row.setup_median:>14}",
             flush=True,
         )
 
@@ -542,8 +499,7 @@ def drive(args: argparse.Namespace) -> int:
         print("sipp is not installed (Debian package sip-tester)", file=sys.stderr)
         return 2
     rate, calls = args.sipp_rate, int(args.sipp_rate * args.seconds)
-    with open("/proc/loadavg") as loadavg:
-        load = " ".join(loadavg.read().split()[:3])
+    load = load_average()
     print(
         f"audio calls over UDP on {args.ip}: {calls} calls at {rate}/s, 1 s each, SIPp UAC -> answering "
         f"process (mixer {args.sample_rate} Hz, null device{', what-if: ' + ', '.join(args.what_if) if args.what_if else ''}); "
@@ -576,8 +532,7 @@ def drive(args: argparse.Namespace) -> int:
                 rows.append(
                     run_uac(sipp, workdir, (args.ip, port), "bench", rate, calls, baseline.pid, "SIPp UAS")
                 )
-    with open("/proc/loadavg") as loadavg:
-        load = " ".join(loadavg.read().split()[:3])
+    load = load_average()
     print(f"\nsummary (target: >= 300 calls/s, 0 failed, for 60 s); load average after: {load}")
     print_header()
     print_rows(rows)

@@ -25,8 +25,8 @@ from sipsimple.core.media._mixer import AudioMixer
 from sipsimple.streams.rtp import AudioStream
 from tests.core.media.mixer_signals import pcm, sine
 from tests.streams import test_audio_stream as base
-from tests.streams.test_audio_stream import MEDIA_WAIT, Side, call
-from tests.streams.test_audio_stream_local_party import levels, ticks
+from tests.streams.test_audio_stream import MEDIA_WAIT, Side
+from tests.streams.test_audio_stream_local_party import call_bob_on_a_new_side, levels, ticks
 
 # the two-engine fixtures of test_audio_stream.py
 loop, alice_engine, bob_engine = base.loop, base.alice_engine, base.bob_engine
@@ -87,26 +87,10 @@ def calls(loop, alice, alice_audio, bob_engine, bob_manager, tmp_path) -> Iterat
     sides: list[Side] = []
     try:
         for tone in (FIRST, SECOND):
-            known = list(bob_manager.sessions)
-            stream = AudioStream(codecs=["PCMU"])
-            caller = call(alice, bob_engine, stream)
-            loop.run_until(
-                lambda known=known: any(
-                    s.state == "incoming" and s not in known for s in bob_manager.sessions
-                ),
-                what="the incoming call",
-            )
-            callee = next(s for s in bob_manager.sessions if s not in known)
-            side = Side(bob_engine, tone, tmp_path, f"bob-{int(tone)}")
-            sides.append(side)
-            (theirs,) = callee.proposed_streams
-            theirs.mixer, theirs.bridge = side.mixer, side.bridge
-            # Bob keeps every engine codec: his re-offer (his hold) must keep the payload type
-            # numbers of his first answer (RFC 3264 §8.3.2)
-            callee.accept([theirs])
-            made.append(Call(caller, callee, stream, theirs, side))
-            loop.run_until(lambda c=caller, d=callee: c.state == d.state == "connected", what="connected")
-            assert stream.mixer is alice_audio.mixer and stream.bridge is None
+            each = Call(*call_bob_on_a_new_side(loop, alice, bob_engine, bob_manager, tmp_path, tone, sides))
+            made.append(each)
+            loop.run_until(lambda c=each: c.caller.state == c.callee.state == "connected", what="connected")
+            assert each.stream.mixer is alice_audio.mixer and each.stream.bridge is None
         yield made
     finally:
         for each in made:

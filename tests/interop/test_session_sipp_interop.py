@@ -34,6 +34,8 @@ from .peers.sipp import Sipp, SippResult, SippRun
 pytestmark = pytest.mark.interop
 
 TRANSPORTS = [("u1", "udp"), ("t1", "tcp")]
+#: Runs a test once over UDP and once over TCP (SIPp's transport mode, ours).
+over_udp_and_tcp = pytest.mark.parametrize(("sipp_transport", "transport"), TRANSPORTS, ids=["udp", "tcp"])
 
 
 @pytest.fixture
@@ -181,7 +183,7 @@ def describe(recorder: Any) -> str:
 # -- 1. reliable provisional responses (RFC 3262) -------------------------------------------------
 
 
-@pytest.mark.parametrize(("sipp_transport", "transport"), TRANSPORTS, ids=["udp", "tcp"])
+@over_udp_and_tcp
 def test_a_reliable_183_from_sipp_is_pracked_and_the_session_starts_on_its_answer(
     sipp: Sipp, loop: Loop, engine: SIPEngine, account: StandInAccount, recorder: Any,
     sipp_transport: str, transport: str,
@@ -218,7 +220,7 @@ def test_a_reliable_183_from_sipp_is_pracked_and_the_session_starts_on_its_answe
     assert ended.originator == "local"
 
 
-@pytest.mark.parametrize(("sipp_transport", "transport"), TRANSPORTS, ids=["udp", "tcp"])
+@over_udp_and_tcp
 def test_our_ringing_is_reliable_and_resent_until_sipp_pracks_it_when_its_invite_requires_100rel(
     sipp: Sipp, loop: Loop, engine: SIPEngine, manager: SessionManagerBase, recorder: Any,
     sipp_transport: str, transport: str,
@@ -255,7 +257,7 @@ def test_our_ringing_is_reliable_and_resent_until_sipp_pracks_it_when_its_invite
 # -- 4. forking -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("sipp_transport", "transport"), TRANSPORTS, ids=["udp", "tcp"])
+@over_udp_and_tcp
 def test_a_session_through_a_forking_proxy_keeps_the_first_200_and_byes_the_second_fork(
     sipp: Sipp, loop: Loop, warp: Warp, engine: SIPEngine, account: StandInAccount, recorder: Any,
     sipp_transport: str, transport: str,
@@ -292,7 +294,7 @@ def test_a_session_through_a_forking_proxy_keeps_the_first_200_and_byes_the_seco
 # -- 6. a BYE before the ACK ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("sipp_transport", "transport"), TRANSPORTS, ids=["udp", "tcp"])
+@over_udp_and_tcp
 def test_a_bye_before_the_ack_ends_our_session_and_stops_our_200_retransmissions(
     sipp: Sipp, loop: Loop, warp: Warp, engine: SIPEngine, manager: SessionManagerBase, recorder: Any,
     sipp_transport: str, transport: str,
@@ -327,7 +329,7 @@ def test_a_bye_before_the_ack_ends_our_session_and_stops_our_200_retransmissions
 # -- 3. the CANCEL race ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("sipp_transport", "transport"), TRANSPORTS, ids=["udp", "tcp"])
+@over_udp_and_tcp
 def test_a_200_crossing_our_cancel_is_acked_and_byed_and_the_session_fails_with_487(
     sipp: Sipp, loop: Loop, warp: Warp, engine: SIPEngine, account: StandInAccount, recorder: Any,
     sipp_transport: str, transport: str,
@@ -359,7 +361,7 @@ def test_a_200_crossing_our_cancel_is_acked_and_byed_and_the_session_fails_with_
     assert_nothing_left(loop, warp, engine)
 
 
-@pytest.mark.parametrize(("sipp_transport", "transport"), TRANSPORTS, ids=["udp", "tcp"])
+@over_udp_and_tcp
 def test_sipp_cancelling_our_ringing_session_gets_487_and_the_session_fails(
     sipp: Sipp, loop: Loop, warp: Warp, engine: SIPEngine, manager: SessionManagerBase, recorder: Any,
     sipp_transport: str, transport: str,
@@ -439,7 +441,7 @@ def test_we_refresh_the_session_at_half_the_interval_sipp_chose(
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("sipp_transport", "transport"), TRANSPORTS, ids=["udp", "tcp"])
+@over_udp_and_tcp
 def test_a_refresh_from_sipp_restarts_our_expiry_and_without_another_we_bye_at_expiry(
     sipp: Sipp, loop: Loop, warp: Warp, engine: SIPEngine, account: StandInAccount, recorder: Any,
     sipp_transport: str, transport: str,
@@ -472,7 +474,7 @@ def test_a_refresh_from_sipp_restarts_our_expiry_and_without_another_we_bye_at_e
     assert (ended.originator, ended.end_reason) == ("local", "session timer expired")
 
 
-@pytest.mark.parametrize(("sipp_transport", "transport"), TRANSPORTS, ids=["udp", "tcp"])
+@over_udp_and_tcp
 def test_when_sipp_never_refreshes_we_bye_at_the_expiry(
     sipp: Sipp, loop: Loop, warp: Warp, engine: SIPEngine, account: StandInAccount, recorder: Any,
     sipp_transport: str, transport: str,

@@ -4,13 +4,17 @@ Session uses), and a SessionManager on the callee's engine."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sipsimple.core.engine import SIPEngine
 from sipsimple.session import SessionManagerBase
 from sipsimple.streams import MediaStreamRegistryBase
+from sipsimple.streams.rtp import AudioStream
 from tests.streams.fake import FakeStream
+from tests.streams.test_audio_stream import TONE_CALLEE, TONE_CALLER, Side
 from tests.support.accounts import Accounts, StandInAccount
 from tests.support.reactor import Loop, fresh_reactor
 
@@ -62,9 +66,40 @@ def bob(bob_engine: SIPEngine) -> StandInAccount:
 def bob_manager(
     bob_engine: SIPEngine, bob: StandInAccount, registry: MediaStreamRegistryBase
 ) -> SessionManagerBase:
-    manager = SessionManagerBase(engine=bob_engine, account_manager=Accounts(bob), registry=registry)
+    return _manager(bob_engine, bob, registry)
+
+
+def _manager(
+    engine: SIPEngine, account: StandInAccount, registry: MediaStreamRegistryBase
+) -> SessionManagerBase:
+    manager = SessionManagerBase(engine=engine, account_manager=Accounts(account), registry=registry)
     manager.start()
     return manager
+
+
+# -- real audio (AudioStream on both sides) -----------------------------------------------------
+
+
+@pytest.fixture
+def audio_manager(
+    bob_engine: SIPEngine, bob: StandInAccount, memory_configuration: Any
+) -> SessionManagerBase:
+    """bob's SessionManager taking AudioStream offers (the configuration its codecs come from)."""
+    registry = MediaStreamRegistryBase()
+    registry.add(AudioStream)
+    return _manager(bob_engine, bob, registry)
+
+
+@pytest.fixture
+def sides(alice_engine: SIPEngine, bob_engine: SIPEngine, tmp_path: Path) -> Iterator[tuple[Side, Side]]:
+    """The audio endpoints of alice (caller tone) and bob (callee tone), closed afterwards."""
+    made = (
+        Side(alice_engine, TONE_CALLER, tmp_path, "alice"),
+        Side(bob_engine, TONE_CALLEE, tmp_path, "bob"),
+    )
+    yield made
+    for side in made:
+        side.close()
 
 
 # -- a third endpoint (the transfer tests) ------------------------------------------------------
@@ -86,9 +121,7 @@ def carol(carol_engine: SIPEngine) -> StandInAccount:
 def carol_manager(
     carol_engine: SIPEngine, carol: StandInAccount, registry: MediaStreamRegistryBase
 ) -> SessionManagerBase:
-    manager = SessionManagerBase(engine=carol_engine, account_manager=Accounts(carol), registry=registry)
-    manager.start()
-    return manager
+    return _manager(carol_engine, carol, registry)
 
 
 @pytest.fixture
@@ -96,6 +129,4 @@ def alice_manager(
     alice_engine: SIPEngine, alice: StandInAccount, registry: MediaStreamRegistryBase
 ) -> SessionManagerBase:
     """A manager on alice's engine, so that the sessions a transfer makes there are listed."""
-    manager = SessionManagerBase(engine=alice_engine, account_manager=Accounts(alice), registry=registry)
-    manager.start()
-    return manager
+    return _manager(alice_engine, alice, registry)

@@ -22,15 +22,10 @@ from sipsimple.core.sdp import SDPAttribute, SDPMediaStream
 from sipsimple.core.sip.headers import ToHeader
 from sipsimple.core.sip.uri import SIPURI
 from sipsimple.lookup import Route
-from sipsimple.session import Session, SessionManagerBase
-from sipsimple.streams import MediaStreamRegistryBase
+from sipsimple.session import Session
 from sipsimple.streams.rtp import AudioStream
 from tests.session.test_session_loopback import named
 from tests.streams.test_audio_stream import (
-    TONE_CALLEE,
-    TONE_CALLER,
-    Accounts,
-    Side,
     connected_call,
     run_media,
 )
@@ -222,26 +217,6 @@ def leftovers(engine: Any) -> dict[str, Any]:
 
 
 # -- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def audio_manager(bob_engine, bob, memory_configuration) -> SessionManagerBase:
-    registry = MediaStreamRegistryBase()
-    registry.add(AudioStream)
-    manager = SessionManagerBase(engine=bob_engine, account_manager=Accounts(bob), registry=registry)
-    manager.start()
-    return manager
-
-
-@pytest.fixture
-def sides(alice_engine, bob_engine, tmp_path) -> Iterator[tuple[Side, Side]]:
-    made = (
-        Side(alice_engine, TONE_CALLER, tmp_path, "alice"),
-        Side(bob_engine, TONE_CALLEE, tmp_path, "bob"),
-    )
-    yield made
-    for side in made:
-        side.close()
 
 
 @pytest.fixture

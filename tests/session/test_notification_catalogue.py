@@ -15,27 +15,19 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import pytest
 
 from sipsimple.core.media._stream import ManualClock
 from sipsimple.core.sip.headers import ToHeader
 from sipsimple.core.sip.uri import SIPURI
 from sipsimple.lookup import Route
-from sipsimple.session import Session, SessionManagerBase
-from sipsimple.streams import MediaStreamRegistryBase
-from sipsimple.streams.rtp import AudioStream
+from sipsimple.session import Session
 from tests.session.test_bad_input import RawPeer
 from tests.session.test_session_loopback import call, connected_pair, incoming, named
 from tests.streams.fake import FakeStream
 from tests.streams.test_audio_stream import (
-    TONE_CALLEE,
-    TONE_CALLER,
-    Accounts,
-    Side,
     connected_call,
     run_media,
 )
@@ -329,26 +321,6 @@ def fake_stream_calls(loop, alice, bob_engine, bob_manager, recorder, seen: Obse
     )
     caller.end()
     loop.run_until(lambda: callee.state == "terminated" and caller.state == "terminated", what="ended")
-
-
-@pytest.fixture
-def audio_manager(bob_engine, bob, memory_configuration) -> SessionManagerBase:
-    registry = MediaStreamRegistryBase()
-    registry.add(AudioStream)
-    manager = SessionManagerBase(engine=bob_engine, account_manager=Accounts(bob), registry=registry)
-    manager.start()
-    return manager
-
-
-@pytest.fixture
-def sides(alice_engine, bob_engine, tmp_path) -> Iterator[tuple[Side, Side]]:
-    made = (
-        Side(alice_engine, TONE_CALLER, tmp_path, "alice"),
-        Side(bob_engine, TONE_CALLEE, tmp_path, "bob"),
-    )
-    yield made
-    for side in made:
-        side.close()
 
 
 def audio_calls(loop, alice, bob_engine, audio_manager, sides, recorder, tmp_path, seen: Observed) -> None:

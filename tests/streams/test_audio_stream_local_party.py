@@ -40,6 +40,31 @@ def ticks(mixer: Any) -> int:
     return int(mixer.statistics["clock_ticks"])
 
 
+def call_bob_on_a_new_side(
+    loop: Any, alice: Any, bob_engine: Any, bob_manager: Any, tmp_path: Any, tone: float, sides: list[Side]
+) -> tuple[Any, Any, AudioStream, AudioStream, Side]:
+    """Alice calls Bob with a PCMU AudioStream given no mixer and no bridge (the application's are
+    used); Bob accepts with the stream his manager made, on a new Side (appended to ``sides``, which
+    the caller closes) playing ``tone``. Returns (caller, callee, stream, theirs, side) without
+    waiting for the call to connect."""
+    known = list(bob_manager.sessions)
+    stream = AudioStream(codecs=["PCMU"])
+    caller = call(alice, bob_engine, stream)
+    loop.run_until(
+        lambda: any(s.state == "incoming" and s not in known for s in bob_manager.sessions),
+        what="the incoming call",
+    )
+    callee = next(s for s in bob_manager.sessions if s not in known)
+    side = Side(bob_engine, tone, tmp_path, f"bob-{int(tone)}")
+    sides.append(side)
+    (theirs,) = callee.proposed_streams
+    theirs.mixer, theirs.bridge = side.mixer, side.bridge
+    # Bob keeps every engine codec: a re-offer of his (his hold) must keep the payload type numbers
+    # of his first answer (RFC 3264 §8.3.2)
+    callee.accept([theirs])
+    return caller, callee, stream, theirs, side
+
+
 def test_calls_without_a_bridge_hear_the_local_party_and_not_each_other(
     loop, alice, alice_engine, bob_engine, bob_manager, tmp_path
 ):
@@ -62,21 +87,9 @@ def test_calls_without_a_bridge_hear_the_local_party_and_not_each_other(
 
         calls = []
         for tone in (FIRST, SECOND):
-            known = list(bob_manager.sessions)
-            stream = AudioStream(codecs=["PCMU"])  # no mixer, no bridge: the application's
-            caller = call(alice, bob_engine, stream)
-            loop.run_until(
-                lambda known=known: any(
-                    s.state == "incoming" and s not in known for s in bob_manager.sessions
-                ),
-                what="the incoming call",
+            caller, callee, stream, theirs, _ = call_bob_on_a_new_side(
+                loop, alice, bob_engine, bob_manager, tmp_path, tone, sides
             )
-            callee = next(s for s in bob_manager.sessions if s not in known)
-            side = Side(bob_engine, tone, tmp_path, f"bob-{int(tone)}")
-            sides.append(side)
-            (theirs,) = callee.proposed_streams
-            theirs.mixer, theirs.bridge = side.mixer, side.bridge
-            callee.accept([theirs])
             loop.run_until(lambda c=caller, d=callee: c.state == d.state == "connected", what="connected")
             assert stream.mixer is mixer and stream.bridge is None and stream not in audio.voice_audio_bridge
             calls.append((caller, callee, stream, theirs))

@@ -14,7 +14,6 @@ ways and that no packet was dropped as an unknown payload type.
 from __future__ import annotations
 
 import gc
-import time
 
 import pytest
 
@@ -24,6 +23,7 @@ from sipsimple.core.media.audio_transport import AudioTransport
 from sipsimple.core.media.events import dispatch_pending
 from sipsimple.core.sdp import SDPAttribute, SDPConnection, SDPMediaStream, SDPSession
 from tests.core.media.mixer_signals import goertzel, pcm, samples, sine
+from tests.support.wait import wait_mixer_seconds
 
 LOCALHOST = "127.0.0.1"
 RATE = 16000
@@ -37,14 +37,6 @@ def io_thread():
     yield thread
     gc.collect()
     thread.stop()
-
-
-def wait_ticks(mixer: AudioMixer, seconds: float) -> None:
-    target = mixer.statistics["clock_ticks"] + round(seconds * 50)
-    deadline = time.monotonic() + seconds + 10.0
-    while mixer.statistics["clock_ticks"] < target:
-        assert time.monotonic() < deadline, "the mixer's clock stalled"
-        time.sleep(0.005)
 
 
 class Side:
@@ -136,15 +128,15 @@ def test_the_offerer_sends_with_the_answer_s_numbers_and_receives_with_its_own(c
     b.port.start()
     a.mixer.start()
     b.mixer.start()
-    wait_ticks(a.mixer, 1.0)
-    wait_ticks(b.mixer, 0.1)
+    wait_mixer_seconds(a.mixer, 1.0)
+    wait_mixer_seconds(b.mixer, 0.1)
     assert a.level(600.0) > 3000 and a.level(1000.0) < 500
     assert b.level(1000.0) > 3000 and b.level(600.0) < 500
 
     a.audio.send_dtmf("7")
     b.port.send_dtmf("#")
-    wait_ticks(a.mixer, 0.6)
-    wait_ticks(b.mixer, 0.1)
+    wait_mixer_seconds(a.mixer, 0.6)
+    wait_mixer_seconds(b.mixer, 0.1)
     dispatch_pending(a.mixer.event_queue)
     got = {(n.sender, n.data.digit) for n in recorder.named("AudioStreamPortGotDTMF")}
     assert got == {(b.port, "7"), (a.audio.port, "#")}

@@ -15,11 +15,9 @@ margin; the measured values are in the comments next to them.
 
 from __future__ import annotations
 
-import gc
 import math
 import socket
 import struct
-import time
 from array import array
 from dataclasses import dataclass
 
@@ -33,16 +31,18 @@ from sipsimple.core.media._mixer import (
     read_wave_file,
     write_wave_file,
 )
-from sipsimple.core.media._stream import IOThread, RTPTransport
+from sipsimple.core.media._stream import RTPTransport
 from sipsimple.core.media.audio_transport import AudioTransport
 from sipsimple.core.media.events import dispatch_pending
 from sipsimple.core.sdp import SDPConnection, SDPSession
 from tests.core.media.lossy_relay import LossyRelay, drop_end_packets, seeded_loss
 from tests.core.media.mixer_signals import clip, pcm, samples
+from tests.support.wait import wait_for
 
 LOCALHOST = "127.0.0.1"
 RATE = 16000
 LEAD_IN = 0.3  # seconds of silence before the signal in the source file
+WAIT = 15.0  # seconds: the most a wait on the media threads may take
 TONES = ((440.0, 3000.0), (1130.0, 3000.0), (2370.0, 3000.0))  # Hz, amplitude: all inside 300-3400 Hz
 
 
@@ -57,26 +57,11 @@ def multitone(seconds: float) -> array:
 
 
 @pytest.fixture(scope="module")
-def io_thread():
-    thread = IOThread()
-    yield thread
-    gc.collect()
-    thread.stop()
-
-
-@pytest.fixture(scope="module")
 def source_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("acceptance") / "multitone.wav"
     signal = multitone(3.0)
     write_wave_file(path, RATE, 1, pcm(signal))
     return path, signal
-
-
-def wait_for(condition, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
 
 
 def session(media) -> SDPSession:
@@ -143,7 +128,9 @@ class Call:
         targets = [
             (m, m.statistics["clock_ticks"] + round(seconds * 50)) for m in (self.a.mixer, self.b.mixer)
         ]
-        wait_for(lambda: all(m.statistics["clock_ticks"] >= t for m, t in targets), f"{seconds} s of ticks")
+        wait_for(
+            lambda: all(m.statistics["clock_ticks"] >= t for m, t in targets), f"{seconds} s of ticks", WAIT
+        )
 
     def heard(self) -> array:
         """Stops both mixers and the recorder; returns the recording."""
@@ -344,7 +331,7 @@ def send_digits(call: Call, digits: str) -> None:
     port = call.a.audio.port
     for digit in digits:
         port.send_dtmf(digit, duration=100)
-        wait_for(lambda: not port.is_sending_dtmf, f"digit {digit} to be sent")
+        wait_for(lambda: not port.is_sending_dtmf, f"digit {digit} to be sent", WAIT)
     call.run(0.3)
     dispatch_pending(call.queue)
 
@@ -425,7 +412,7 @@ def test_bad_datagrams_are_dropped_and_counted_and_the_stream_plays_on(make_call
             before = counter(call, where)
             for _ in range(10):
                 attacker.sendto(datagram, (LOCALHOST, call.b.rtp.local_rtp_port))
-            wait_for(lambda w=where, b=before: counter(call, w) >= b + 10, f"{name} to be counted")
+            wait_for(lambda w=where, b=before: counter(call, w) >= b + 10, f"{name} to be counted", WAIT)
             assert counter(call, where) == before + 10, name
     finally:
         attacker.close()

@@ -9,42 +9,25 @@ asserted is the SDP, the negotiated parameters, the audio (Goertzel levels) and 
 
 from __future__ import annotations
 
-import gc
-import time
-
 import pytest
 
 from sipsimple.core import SIPCoreInvalidStateError
 from sipsimple.core.engine import Engine
 from sipsimple.core.media._mixer import AudioMixer, MemoryPort
-from sipsimple.core.media._stream import IOThread, RTPTransport
+from sipsimple.core.media._stream import RTPTransport
 from sipsimple.core.media.audio_transport import AudioTransport, AudioTransportError, NoCommonCodecError
 from sipsimple.core.media.events import dispatch_pending
 from sipsimple.core.sdp import SDPConnection, SDPSession
 from tests.core.media.mixer_signals import goertzel, pcm, samples, sine
+from tests.support.wait import wait_mixer_seconds
 
 LOCALHOST = "127.0.0.1"
 RATE = 16000
 TONE_A, TONE_B = 1000.0, 600.0
 
 
-@pytest.fixture(scope="module")
-def io_thread():
-    thread = IOThread()
-    yield thread
-    gc.collect()
-    thread.stop()
-
-
 def session(media) -> SDPSession:
     return SDPSession(LOCALHOST, connection=SDPConnection(LOCALHOST), media=[media])
-
-
-def wait_for(condition, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
 
 
 class Peer:
@@ -106,8 +89,7 @@ class Call:
 
     def run(self, seconds: float) -> None:
         for mixer in (self.a.mixer, self.b.mixer):
-            target = mixer.statistics["clock_ticks"] + round(seconds * 50)
-            wait_for(lambda m=mixer, t=target: m.statistics["clock_ticks"] >= t, f"{seconds} s of ticks")
+            wait_mixer_seconds(mixer, seconds)
         self.a.collect()
         self.b.collect()
 

@@ -13,7 +13,6 @@ round(-20 log10(r / 32767)).
 
 from __future__ import annotations
 
-import gc
 import itertools
 import math
 import socket
@@ -38,14 +37,6 @@ def dbov(value: float) -> float:
 
 def level_of(noise_rms: float) -> int:
     return round(-dbov(noise_rms))
-
-
-@pytest.fixture(scope="module")
-def io_thread():
-    thread = IOThread()
-    yield thread
-    gc.collect()
-    thread.stop()
 
 
 class Capture:

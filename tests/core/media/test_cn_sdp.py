@@ -9,9 +9,6 @@ A sends and what B receives.
 
 from __future__ import annotations
 
-import gc
-import time
-
 import pytest
 
 from sipsimple.core.media._mixer import AudioMixer, MemoryPort
@@ -20,17 +17,10 @@ from sipsimple.core.media.audio_transport import AudioTransport
 from sipsimple.core.media.events import dispatch_pending
 from sipsimple.core.sdp import SDPConnection, SDPSession
 from tests.core.media.mixer_signals import noise, pcm
+from tests.support.wait import wait_mixer_seconds
 
 LOCALHOST = "127.0.0.1"
 RATE = 16000
-
-
-@pytest.fixture(scope="module")
-def io_thread():
-    thread = IOThread()
-    yield thread
-    gc.collect()
-    thread.stop()
 
 
 def session(media) -> SDPSession:
@@ -113,11 +103,7 @@ def run(*peers_: Peer, seconds: float) -> None:
     for peer in peers_:
         peer.mixer.start()
     for peer in peers_:
-        target = peer.mixer.statistics["clock_ticks"] + round(seconds * 50)
-        deadline = time.monotonic() + seconds + 10.0
-        while peer.mixer.statistics["clock_ticks"] < target:
-            assert time.monotonic() < deadline, "the mixer's clock stalled"
-            time.sleep(0.005)
+        wait_mixer_seconds(peer.mixer, seconds)
 
 
 def connect(peer: Peer) -> None:

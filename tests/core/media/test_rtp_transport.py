@@ -12,8 +12,7 @@ import gc
 import os
 import random
 import socket
-import time
-from collections.abc import Callable
+from functools import partial
 
 import pytest
 
@@ -30,6 +29,7 @@ from sipsimple.core.media._stream import (
 )
 from sipsimple.core.media.events import dispatch_pending
 from sipsimple.core.nat import stun
+from tests.support.wait import wait_for
 
 LOCALHOST = "127.0.0.1"
 
@@ -50,20 +50,6 @@ def peer():
     sock.settimeout(5.0)
     yield sock
     sock.close()
-
-
-def wait_for(
-    condition: Callable[[], object], queue=None, timeout: float = 5.0, what: str = "condition"
-) -> None:
-    """Polls (dispatching media events) until condition() is true, for at most ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if queue is not None:
-            dispatch_pending(queue)
-        if condition():
-            return
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.002)
 
 
 def free_range(pairs: int) -> tuple[int, int]:
@@ -239,7 +225,7 @@ def test_stun_on_either_socket_is_handed_up_and_answered_through_the_transport(i
     peer.sendto(request, (LOCALHOST, t.local_rtcp_port))
     wait_for(
         lambda: len(recorder.named("RTPTransportGotSTUN")) == 2,
-        io_thread.event_queue,
+        pump=partial(dispatch_pending, io_thread.event_queue),
         what="two STUN datagrams",
     )
     got = recorder.named("RTPTransportGotSTUN")
@@ -301,7 +287,9 @@ def test_rtp_from_a_new_address_is_latched_after_three_packets_in_a_row(io_threa
     assert (t.remote_rtp_address_received, t.remote_rtp_port_received) == peer.getsockname()
     assert t.remote_rtp_port_sdp == dead.getsockname()[1]  # what the SDP said is kept
     wait_for(
-        lambda: recorder.named("RTPTransportDidChangeRemoteAddress"), t.event_queue, what="the notification"
+        lambda: recorder.named("RTPTransportDidChangeRemoteAddress"),
+        pump=partial(dispatch_pending, t.event_queue),
+        what="the notification",
     )
     [note] = recorder.named("RTPTransportDidChangeRemoteAddress")
     assert (note.data.component, note.data.address, note.data.port, note.data.latched) == (
@@ -330,7 +318,9 @@ def test_without_latching_the_received_address_is_reported_but_rtp_still_goes_to
     wait_for(lambda: t.remote_rtp_port_received == peer.getsockname()[1], what="the received address")
     assert t.remote_rtp_port == 9 and not t.latching
     wait_for(
-        lambda: recorder.named("RTPTransportDidChangeRemoteAddress"), t.event_queue, what="the notification"
+        lambda: recorder.named("RTPTransportDidChangeRemoteAddress"),
+        pump=partial(dispatch_pending, t.event_queue),
+        what="the notification",
     )
     assert recorder.named("RTPTransportDidChangeRemoteAddress")[0].data.latched is False
     t.close()
@@ -351,7 +341,11 @@ def test_rtp_from_the_sdp_address_is_known_at_once(io_thread, peer):
 def test_no_rtp_for_the_timeout_posts_rtp_transport_did_timeout(io_thread, recorder):
     t = RTPTransport(LOCALHOST, timeout=0.2, io_thread=io_thread)
     assert t.timeout == 0.2
-    wait_for(lambda: recorder.named("RTPTransportDidTimeout"), t.event_queue, what="the timeout")
+    wait_for(
+        lambda: recorder.named("RTPTransportDidTimeout"),
+        pump=partial(dispatch_pending, t.event_queue),
+        what="the timeout",
+    )
     [note] = recorder.named("RTPTransportDidTimeout")
     assert note.sender is t and note.data.timeout == 0.2 and note.data.packets_received == 0
     assert note.data.timestamp.tzinfo is not None  # when it was posted, as every reference notification says

@@ -25,14 +25,6 @@ from tests.core.media.mixer_signals import goertzel, pcm, rms, samples, sine
 DIGITS = "0123456789*#ABCD"
 
 
-@pytest.fixture(scope="module")
-def io_thread():
-    thread = IOThread()
-    yield thread
-    gc.collect()
-    thread.stop()  # refused while a transport or stream of these tests is still open
-
-
 class MemoryCall:
     """Streams a and b on a memory transport pair, in one mixer ticked by the test.
 
@@ -107,20 +99,6 @@ class MemoryCall:
         dispatch_pending(self.queue)
 
 
-@pytest.fixture
-def make_call(io_thread):
-    calls: list[MemoryCall] = []
-
-    def make(*args, **kwargs) -> MemoryCall:
-        call = MemoryCall(io_thread, *args, **kwargs)
-        calls.append(call)
-        return call
-
-    yield make
-    for call in calls:
-        call.close()
-
-
 # ---- audio both ways --------------------------------------------------------------------------
 
 
@@ -140,10 +118,10 @@ def make_call(io_thread):
     ],
 )
 def test_a_tone_into_one_stream_comes_out_of_the_other_and_the_other_way(
-    make_call, codec, clock_rate, options
+    make_memory_call, codec, clock_rate, options
 ):
     """1 kHz into a reaches b's output, 600 Hz into b reaches a's, and neither leaks into its own side."""
-    call = make_call(codec, clock_rate, **options)
+    call = make_memory_call(codec, clock_rate, **options)
     call.run(2.0)
     for heard, tone, other in ((call.heard_b, 1000, 600), (call.heard_a, 600, 1000)):
         tail = call.last(heard, 1.0)
@@ -155,15 +133,15 @@ def test_a_tone_into_one_stream_comes_out_of_the_other_and_the_other_way(
     assert a["codec"].lower() == codec.lower() and a["ptime"] == options.get("ptime", 20)
 
 
-def test_the_stream_port_runs_at_the_codec_rate_and_the_mixer_converts(make_call):
-    call = make_call("G722", 8000, rate=48000)
+def test_the_stream_port_runs_at_the_codec_rate_and_the_mixer_converts(make_memory_call):
+    call = make_memory_call("G722", 8000, rate=48000)
     assert (call.a.sample_rate, call.a.clock_rate, call.a.samples_per_frame) == (16000, 8000, 320)
     call.run(1.0)
     assert goertzel(call.last(call.heard_b, 0.5), 48000, 1000) > 4000
 
 
-def test_opus_may_run_at_the_mixer_rate(make_call):
-    call = make_call("opus", rate=24000, sample_rate=24000)
+def test_opus_may_run_at_the_mixer_rate(make_memory_call):
+    call = make_memory_call("opus", rate=24000, sample_rate=24000)
     assert (call.a.sample_rate, call.a.clock_rate) == (24000, 48000)
     call.run(1.0)
     assert goertzel(call.last(call.heard_b, 0.5), 24000, 1000) > 4000
@@ -172,8 +150,8 @@ def test_opus_may_run_at_the_mixer_rate(make_call):
 # ---- DTMF -----------------------------------------------------------------------------------
 
 
-def test_all_sixteen_digits_arrive_in_order_and_each_once(make_call, recorder):
-    call = make_call("PCMU", 8000)
+def test_all_sixteen_digits_arrive_in_order_and_each_once(make_memory_call, recorder):
+    call = make_memory_call("PCMU", 8000)
     call.run(0.2)
     for digit in DIGITS:
         call.a.send_dtmf(digit, duration=80)
@@ -188,8 +166,10 @@ def test_all_sixteen_digits_arrive_in_order_and_each_once(make_call, recorder):
     assert call.a.statistics["tx"]["dtmf_packets"] == call.b.statistics["rx"]["dtmf_packets"] > 16 * 3
 
 
-def test_dtmf_goes_both_ways_at_once_with_each_stream_s_payload_type(make_call, recorder):
-    call = make_call("opus", sample_rate=16000, a={"dtmf_payload_type": 101}, b={"dtmf_payload_type": 101})
+def test_dtmf_goes_both_ways_at_once_with_each_stream_s_payload_type(make_memory_call, recorder):
+    call = make_memory_call(
+        "opus", sample_rate=16000, a={"dtmf_payload_type": 101}, b={"dtmf_payload_type": 101}
+    )
     call.run(0.2)
     call.a.send_dtmf("7")
     call.b.send_dtmf("#")
@@ -199,8 +179,8 @@ def test_dtmf_goes_both_ways_at_once_with_each_stream_s_payload_type(make_call, 
     assert got == {(call.b, "7"), (call.a, "#")}
 
 
-def test_a_digit_whose_end_packets_are_lost_is_still_reported_after_the_timeout(make_call, recorder):
-    call = make_call("PCMU", 8000)
+def test_a_digit_whose_end_packets_are_lost_is_still_reported_after_the_timeout(make_memory_call, recorder):
+    call = make_memory_call("PCMU", 8000)
     call.run(0.2)
     call.a.send_dtmf("9", duration=200)
     call.run(0.1)  # the event has started at b
@@ -215,14 +195,14 @@ def test_a_digit_whose_end_packets_are_lost_is_still_reported_after_the_timeout(
 
 
 @pytest.mark.parametrize("digit", ["", "12", "E", "x", "\u0661", 5])
-def test_only_single_dtmf_characters_are_sent(make_call, digit):
-    call = make_call("PCMU", 8000)
+def test_only_single_dtmf_characters_are_sent(make_memory_call, digit):
+    call = make_memory_call("PCMU", 8000)
     with pytest.raises(ValueError):
         call.a.send_dtmf(digit)
 
 
-def test_dtmf_needs_a_started_sending_stream_with_a_telephone_event_type(make_call, io_thread):
-    call = make_call("PCMU", 8000, b={"dtmf_payload_type": None})
+def test_dtmf_needs_a_started_sending_stream_with_a_telephone_event_type(make_memory_call, io_thread):
+    call = make_memory_call("PCMU", 8000, b={"dtmf_payload_type": None})
     with pytest.raises(SIPCoreError):
         call.b.send_dtmf("1")
     call.a.direction = "recvonly"
@@ -236,8 +216,8 @@ def test_dtmf_needs_a_started_sending_stream_with_a_telephone_event_type(make_ca
 # ---- direction (hold) -------------------------------------------------------------------------
 
 
-def test_recvonly_and_inactive_stop_sending_and_sendrecv_resumes(make_call):
-    call = make_call("PCMU", 8000)
+def test_recvonly_and_inactive_stop_sending_and_sendrecv_resumes(make_memory_call):
+    call = make_memory_call("PCMU", 8000)
     call.run(0.5)
     sent = call.a.statistics["tx"]["packets"]
     call.a.direction = "recvonly"
@@ -257,8 +237,8 @@ def test_recvonly_and_inactive_stop_sending_and_sendrecv_resumes(make_call):
     assert call.b.statistics["rx"]["lost"] == 0  # the pause was not a loss: the sequence continued
 
 
-def test_sendonly_sends_but_plays_nothing(make_call):
-    call = make_call("PCMU", 8000)
+def test_sendonly_sends_but_plays_nothing(make_memory_call):
+    call = make_memory_call("PCMU", 8000)
     call.a.direction = "sendonly"
     call.run(1.0)
     assert call.a.direction == "sendonly"
@@ -266,8 +246,8 @@ def test_sendonly_sends_but_plays_nothing(make_call):
     assert rms(call.heard_a) == 0
 
 
-def test_unknown_directions_are_refused(make_call):
-    call = make_call("PCMU", 8000)
+def test_unknown_directions_are_refused(make_memory_call):
+    call = make_memory_call("PCMU", 8000)
     with pytest.raises(ValueError):
         call.a.direction = "hold"
 
@@ -281,9 +261,9 @@ def frame_levels(heard, rate: int, frame: float = 0.02) -> list[float]:
 
 
 @pytest.mark.parametrize("codec", ["PCMU", "G722", "opus"])
-def test_lost_packets_are_counted_and_concealed_without_gaps(make_call, codec):
+def test_lost_packets_are_counted_and_concealed_without_gaps(make_memory_call, codec):
     """Every 5th packet lost: b counts 20 % loss and conceals each one; the tone never drops out."""
-    call = make_call(codec, 0, sample_rate=16000 if codec == "opus" else None)
+    call = make_memory_call(codec, 0, sample_rate=16000 if codec == "opus" else None)
     call.ta._set_loss(5)
     call.run(3.0)
     rx = call.b.statistics["rx"]
@@ -295,12 +275,12 @@ def test_lost_packets_are_counted_and_concealed_without_gaps(make_call, codec):
     assert goertzel(tail, call.rate, 1000) > 3000
 
 
-def test_opus_rebuilds_a_lost_packet_from_the_next_one_s_fec_when_it_is_already_buffered(make_call):
+def test_opus_rebuilds_a_lost_packet_from_the_next_one_s_fec_when_it_is_already_buffered(make_memory_call):
     """When the peer's fmtp says useinbandfec=1, the default jitter delay is one packet more for
     Opus, so the packet after each loss is there in time. ``recovered`` counts only the frames
     whose next packet carried FEC data: for this steady tone libopus put it in about half of them
     (measured 14 of 29)."""
-    call = make_call(
+    call = make_memory_call(
         "opus", sample_rate=16000, a={"fec": True, "packet_loss": 20}, b={"fmtp": "useinbandfec=1"}
     )
     call.ta._set_loss(5)
@@ -311,8 +291,8 @@ def test_opus_rebuilds_a_lost_packet_from_the_next_one_s_fec_when_it_is_already_
     assert goertzel(call.last(call.heard_b, 2.0), call.rate, 1000) > 3000
 
 
-def test_opus_dtx_sends_nothing_in_silence_and_the_receiver_counts_no_loss(make_call):
-    call = make_call("opus", sample_rate=16000, a={"dtx": True})
+def test_opus_dtx_sends_nothing_in_silence_and_the_receiver_counts_no_loss(make_memory_call):
+    call = make_memory_call("opus", sample_rate=16000, a={"dtx": True})
     call.mixer.disconnect_slots(call.source_a.slot, call.slot_a)  # a has nothing to say
     call.run(3.0)
     a, b = call.a.statistics, call.b.statistics
@@ -329,8 +309,8 @@ def test_opus_dtx_sends_nothing_in_silence_and_the_receiver_counts_no_loss(make_
     assert call.b.statistics["rx"]["concealed"] == 0  # its first packet showed that nothing was lost
 
 
-def test_without_fec_data_a_loss_is_concealed_instead(make_call):
-    call = make_call("PCMU", 8000, jitter_min_delay=40)
+def test_without_fec_data_a_loss_is_concealed_instead(make_memory_call):
+    call = make_memory_call("PCMU", 8000, jitter_min_delay=40)
     call.ta._set_loss(5)
     call.run(2.0)
     rx = call.b.statistics["rx"]
@@ -340,8 +320,8 @@ def test_without_fec_data_a_loss_is_concealed_instead(make_call):
 # ---- RTCP -------------------------------------------------------------------------------------
 
 
-def test_rtcp_reports_flow_both_ways_on_the_configured_interval(make_call):
-    call = make_call("PCMU", 8000, rtcp_interval=1.0)
+def test_rtcp_reports_flow_both_ways_on_the_configured_interval(make_memory_call):
+    call = make_memory_call("PCMU", 8000, rtcp_interval=1.0)
     call.run(20.0)
     for stream, other in ((call.a, call.b), (call.b, call.a)):
         st = stream.statistics
@@ -353,8 +333,8 @@ def test_rtcp_reports_flow_both_ways_on_the_configured_interval(make_call):
         assert 0 <= st["rtt"]["min"] <= st["rtt"]["max"] < 1  # handed over at once: ~0 ms
 
 
-def test_rtcp_reports_carry_the_loss_the_receiver_saw(make_call):
-    call = make_call("PCMU", 8000, rtcp_interval=0.5)
+def test_rtcp_reports_carry_the_loss_the_receiver_saw(make_memory_call):
+    call = make_memory_call("PCMU", 8000, rtcp_interval=0.5)
     call.ta._set_loss(4)
     call.run(5.0)
     remote = call.a.statistics["remote"]  # what b reported about a's packets
@@ -362,8 +342,8 @@ def test_rtcp_reports_carry_the_loss_the_receiver_saw(make_call):
     assert remote["cumulative_lost"] == pytest.approx(call.b.statistics["rx"]["lost"], abs=15)
 
 
-def test_stopping_sends_an_rtcp_bye_that_the_other_side_notes(make_call):
-    call = make_call("PCMU", 8000)
+def test_stopping_sends_an_rtcp_bye_that_the_other_side_notes(make_memory_call):
+    call = make_memory_call("PCMU", 8000)
     call.run(0.5)
     assert not call.b.remote_bye
     call.a.stop()
@@ -376,8 +356,8 @@ def test_stopping_sends_an_rtcp_bye_that_the_other_side_notes(make_call):
 # ---- what the receiver refuses -----------------------------------------------------------------
 
 
-def test_packets_of_other_payload_types_malformed_packets_and_comfort_noise_are_sorted(make_call):
-    call = make_call("PCMU", 8000, cn_payload_type=13)
+def test_packets_of_other_payload_types_malformed_packets_and_comfort_noise_are_sorted(make_memory_call):
+    call = make_memory_call("PCMU", 8000, cn_payload_type=13)
     call.run(0.2)
     sender = RTPSender(payload_type=96, clock_rate=8000)
     call.ta.send_datagram(sender.packet(b"\x00" * 20, samples=160, now_ns=1))
@@ -496,8 +476,8 @@ def test_the_port_capsule_keeps_the_stream_alive(io_thread):
     assert reference() is None
 
 
-def test_a_10_ms_mixer_with_20_ms_packets_sends_every_other_tick(make_call):
-    call = make_call("PCMU", 8000, frame_time=10, ptime=20)
+def test_a_10_ms_mixer_with_20_ms_packets_sends_every_other_tick(make_memory_call):
+    call = make_memory_call("PCMU", 8000, frame_time=10, ptime=20)
     call.run(1.0)
     assert call.a.statistics["tx"]["packets"] == pytest.approx(50, abs=1)
     assert call.a.statistics["tx"]["frames"] == pytest.approx(100, abs=1)

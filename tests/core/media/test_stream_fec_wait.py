@@ -10,43 +10,20 @@ by the test (tests/core/media/test_stream.py's MemoryCall).
 
 from __future__ import annotations
 
-import gc
-
 import pytest
 
-from sipsimple.core.media._stream import IOThread
 from tests.core.media.test_stream import MemoryCall
-
-
-@pytest.fixture(scope="module")
-def io_thread():
-    thread = IOThread()
-    yield thread
-    gc.collect()
-    thread.stop()
-
-
-@pytest.fixture
-def make_call(io_thread):
-    calls: list[MemoryCall] = []
-
-    def make(*args, **kwargs) -> MemoryCall:
-        call = MemoryCall(io_thread, *args, **kwargs)
-        calls.append(call)
-        return call
-
-    yield make
-    for call in calls:
-        call.close()
 
 
 def target_ms(call: MemoryCall) -> float:
     return call.b.statistics["jitter_buffer"]["target_delay"]
 
 
-def test_a_peer_that_says_useinbandfec_costs_one_packet_of_delay_and_one_that_does_not_costs_none(make_call):
-    plain = make_call("opus", sample_rate=16000)
-    waiting = make_call("opus", sample_rate=16000, b={"fmtp": "useinbandfec=1"})
+def test_a_peer_that_says_useinbandfec_costs_one_packet_of_delay_and_one_that_does_not_costs_none(
+    make_memory_call,
+):
+    plain = make_memory_call("opus", sample_rate=16000)
+    waiting = make_memory_call("opus", sample_rate=16000, b={"fmtp": "useinbandfec=1"})
     for call in (plain, waiting):
         call.run(2.0)
     # at least one packet more, and never less than a packet and 10 ms in all
@@ -55,17 +32,19 @@ def test_a_peer_that_says_useinbandfec_costs_one_packet_of_delay_and_one_that_do
         assert call.b.statistics["rx"]["concealed"] == 0  # a clean network either way
 
 
-def test_without_the_wait_fec_the_peer_sends_anyway_is_rarely_in_time_and_losses_are_concealed(make_call):
+def test_without_the_wait_fec_the_peer_sends_anyway_is_rarely_in_time_and_losses_are_concealed(
+    make_memory_call,
+):
     """a sends FEC but b was not told: the packet after a loss arrives after its turn to be
     rebuilt, so the loss is concealed by the decoder's PLC instead (and nothing was delayed)."""
-    call = make_call("opus", sample_rate=16000, a={"fec": True, "packet_loss": 20})
+    call = make_memory_call("opus", sample_rate=16000, a={"fec": True, "packet_loss": 20})
     call.ta._set_loss(5)
     call.run(3.0)
     rx = call.b.statistics["rx"]
     assert rx["concealed"] > 20 and rx["recovered"] == 0
 
 
-def test_an_explicit_jitter_minimum_is_kept_as_given(make_call):
-    call = make_call("opus", sample_rate=16000, b={"fmtp": "useinbandfec=1", "jitter_min_delay": 40})
+def test_an_explicit_jitter_minimum_is_kept_as_given(make_memory_call):
+    call = make_memory_call("opus", sample_rate=16000, b={"fmtp": "useinbandfec=1", "jitter_min_delay": 40})
     call.run(1.0)
     assert target_ms(call) == pytest.approx(40.0, abs=0.1)

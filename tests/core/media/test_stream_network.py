@@ -23,6 +23,7 @@ from sipsimple.core.media._srtp import SRTPSession
 from sipsimple.core.media._stream import AudioStreamPort, IOThread, RTPTransport
 from sipsimple.core.media.events import dispatch_pending
 from tests.core.media.mixer_signals import goertzel, pcm, rms, samples, sine
+from tests.support.wait import wait_for
 
 LOCALHOST = "127.0.0.1"
 SUITE = "AES_CM_128_HMAC_SHA1_80"
@@ -34,17 +35,6 @@ def io_thread():
     yield thread
     gc.collect()
     thread.stop()
-
-
-def wait_for(condition, what: str, timeout: float = 10.0, queue=None) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if queue is not None:
-            dispatch_pending(queue)
-        if condition():
-            return
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
 
 
 class NetworkCall:
