@@ -1,4 +1,4 @@
-"""Cost of the RTP machinery (sipsimple.core.media._rtp) on one core, and the latency it adds.
+"""Cost of the RTP machinery (sipsimple.core.media._rtp) on one core.
 
 Throughput, on PCMU-shaped packets (12-byte header + 160 bytes, one every 20 ms):
   * receive path in C (what the RTP stream will pay, no Python in the loop): RTP parse +
@@ -9,11 +9,7 @@ Throughput, on PCMU-shaped packets (12-byte header + 160 bytes, one every 20 ms)
   * RTCP reception statistics: parse + ``update`` per packet and a report block every 250, in C
     and through Python; ``RTCPPacket.parse`` of an SR+SDES compound;
   * baseline in the same run: a pure-Python ``struct.unpack`` of the same 12-byte header.
-Latency added by the engine at 0 and at 30 ms of jitter (uniform +-30 ms as netem gives it, and
-Gaussian sigma 30 ms), on a seeded simulated network (60 s, 1 % loss): mean / 95th percentile /
-max of the time a packet waits in the jitter buffer, plus the 20 ms packetisation, and the late
-rate (benchmarks/media_latency.py has more networks, the recovery after a burst, and the same
-measured end to end over real sockets).
+The latency the engine adds is measured by benchmarks/media_latency.py.
 
 Run: .venv/bin/python benchmarks/media_rtp.py [seconds per figure, default 1]
 Not a test: nothing here asserts on time.
@@ -97,40 +93,6 @@ def native_per_packet(func, packets, arrivals, seconds: float) -> float:
             return best
 
 
-def latency(jitter, phase_ms: float, min_delay_ms: int = 10, seed: int = 1, seconds: int = 60) -> dict:
-    """Simulated network: jitter(rng) extra ms per packet, 1 % loss; a get every 20 ms at phase_ms."""
-    rng = random.Random(seed)
-    jb = _rtp.JitterBuffer(8000, 160, min_delay_ms=min_delay_ms)
-    count = seconds * 50
-    arrivals = sorted(
-        (int((k * 20 + max(0.0, 80 + jitter(rng))) * MS), k) for k in range(count) if rng.random() >= 0.01
-    )
-    waits, late, i, now = [], 0, 0, int(phase_ms * MS)
-    while now < (count * 20 + 1000) * MS:
-        while i < len(arrivals) and arrivals[i][0] <= now:
-            t, k = arrivals[i]
-            late += jb.put(b"\xd5" * 160, k & 0xFFFF, k * 160, t) == _rtp.PUT_LATE
-            i += 1
-        frame = jb.get(now)
-        if frame.kind == _rtp.FRAME:
-            waits.append(frame.buffered_ns / MS)
-        now += FRAME_NS
-    return {"waits": waits, "late": late, "received": len(arrivals), "target": jb.target_delay_ms}
-
-
-def latency_over_phases(jitter, phases, min_delay_ms: int = 10) -> dict[str, float]:
-    """Pooled over playout clocks at several phases against the sender's packet clock."""
-    runs = [latency(jitter, phase, min_delay_ms) for phase in phases]
-    waits = sorted(w for r in runs for w in r["waits"])
-    return {
-        "mean": sum(waits) / len(waits),
-        "p95": waits[int(0.95 * len(waits))],
-        "max": waits[-1],
-        "late": 100.0 * sum(r["late"] for r in runs) / sum(r["received"] for r in runs),
-        "target": max(r["target"] for r in runs),
-    }
-
-
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
     pin_to_one_core()
@@ -172,25 +134,6 @@ def main() -> None:
     print(
         f"{'RTCPPacket.parse of SR + SDES (' + str(len(sr)) + ' B), compounds/s':<58} {rate(_rtp.RTCPPacket.parse, sr, seconds):>12,.0f}"
     )
-
-    print()
-    print("latency added by the engine, 20 ms packets: 20 ms packetisation + jitter buffer wait, in ms")
-    print(
-        "(60 s simulated, 1 % loss, pooled over playout clocks at 0, 2.5, ... 17.5 ms phase to the packets)"
-    )
-    print(f"{'network':<44} {'mean':>7} {'p95':>7} {'max':>7} {'late %':>7} {'target':>7}")
-    phases = [2.5 * i for i in range(8)]
-    for label, jitter, min_delay in (
-        ("no jitter (default: 10 ms minimum)", lambda rng: 0.0, 10),
-        ("no jitter, min_delay_ms=0 (low latency)", lambda rng: 0.0, 0),
-        ("30 ms jitter (uniform +-30 ms)", lambda rng: rng.uniform(-30, 30), 10),
-        ("30 ms jitter (Gaussian sigma 30 ms)", lambda rng: rng.gauss(0, 30), 10),
-    ):
-        r = latency_over_phases(jitter, phases, min_delay)
-        print(
-            f"{label:<44} {r['mean'] + 20:>7.1f} {r['p95'] + 20:>7.1f} {r['max'] + 20:>7.1f} "
-            f"{r['late']:>7.2f} {r['target']:>7.1f}"
-        )
 
 
 if __name__ == "__main__":
