@@ -23,6 +23,12 @@ from ._waiter import StreamFailure
 log = logging.getLogger(__name__)
 
 
+def _remote_holds(streams: Iterable[Any]) -> list[bool]:
+    """Whether the peer holds each of ``streams`` that can be held (compared before and after an
+    exchange to tell whether the peer's hold changed)."""
+    return [stream.on_hold_by_remote for stream in streams if stream.hold_supported]
+
+
 class ProposalMixin:
     _local: tuple[str, list[Any]] | None
     _remote_new: list[Any]
@@ -272,7 +278,7 @@ class ProposalMixin:
             log.warning("%r: cannot offer in the 200 to a re-INVITE: %s", s, error)
             s._invitation.send_response(500, "Media Stream Failure")
             return
-        self._offer_out = [st.on_hold_by_remote for st in s.streams if st.hold_supported]
+        self._offer_out = _remote_holds(s.streams)
         self._pending_remote = ("offer", [], None)
         s._invitation.send_response(200, sdp=offer)
 
@@ -285,7 +291,7 @@ class ProposalMixin:
         if before is None or not data.succeeded or s.state in ("terminating", "terminated"):
             return
         self._update_streams(data.local_sdp, data.remote_sdp)
-        if [st.on_hold_by_remote for st in s.streams if st.hold_supported] != before:
+        if _remote_holds(s.streams) != before:
             self._post_hold("remote")
         self._apply_pending_hold()
 
@@ -301,7 +307,7 @@ class ProposalMixin:
             s.streams.remove(stream)
             s._slots[s._index(stream)] = None
             s._end_streams([stream])
-        self._pending_remote = ("update", removed, [st.on_hold_by_remote for st in kept if st.hold_supported])
+        self._pending_remote = ("update", removed, _remote_holds(kept))
         s._invitation.send_response(200, sdp=answer_sdp(s._address(), remote, s._slots))
 
     def accept_proposal(self, streams: Iterable[Any]) -> None:
@@ -368,8 +374,7 @@ class ProposalMixin:
             self._update_streams(local, remote)
             if streams:
                 s._post("SIPSessionDidRenegotiateStreams", action="remove", streams=list(streams))
-            now = [st.on_hold_by_remote for st in s.streams if st.hold_supported]
-            if now != extra:
+            if _remote_holds(s.streams) != extra:
                 self._post_hold("remote")
             self._apply_pending_hold()
         elif kind == "add":

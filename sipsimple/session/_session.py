@@ -232,12 +232,7 @@ class Session(ProposalMixin):
         if self.state != "accepting":
             return
         if failure is not None:
-            self._invitation.send_response(500, "Media Stream Failure")
-            self._fail(
-                code=500,
-                reason="Media Stream Failure",
-                failure_reason=f"media stream failed: {failure.reason}",
-            )
+            self._refuse_accepted(500, "Media Stream Failure", failure.reason)
             return
         if self._late_offer:
             self._send_late_offer()
@@ -246,11 +241,7 @@ class Session(ProposalMixin):
         try:
             answer = answer_sdp(self._address(), remote, self._slots)
         except Exception as error:  # a stream that cannot answer the offer (e.g. its SRTP keys)
-            reason = getattr(error, "reason", None) or str(error) or type(error).__name__
-            self._invitation.send_response(488, "Not Acceptable Here")
-            self._fail(
-                code=488, reason="Not Acceptable Here", failure_reason=f"media stream failed: {reason}"
-            )
+            self._refuse_accepted(488, "Not Acceptable Here", _error_reason(error))
             return
         self._post("SIPSessionWillStart")
         self._invitation.send_response(200, sdp=answer, extra_headers=self._accept_headers)
@@ -261,14 +252,15 @@ class Session(ProposalMixin):
         try:
             offer = offer_sdp(self._address(), self._slots)
         except Exception as error:  # a stream that cannot write its offer
-            reason = getattr(error, "reason", None) or str(error) or type(error).__name__
-            self._invitation.send_response(500, "Media Stream Failure")
-            self._fail(
-                code=500, reason="Media Stream Failure", failure_reason=f"media stream failed: {reason}"
-            )
+            self._refuse_accepted(500, "Media Stream Failure", _error_reason(error))
             return
         self._post("SIPSessionWillStart")
         self._invitation.send_response(200, sdp=offer, extra_headers=self._accept_headers)
+
+    def _refuse_accepted(self, code: int, reason: str, detail: str) -> None:
+        """A stream could not go on while we accepted: answer the INVITE with ``code`` and fail."""
+        self._invitation.send_response(code, reason)
+        self._fail(code=code, reason=reason, failure_reason=f"media stream failed: {detail}")
 
     def reject(self, code: int = 603, reason: str | None = None) -> None:
         """Refuse the incoming session (SIPSessionDidFail follows)."""
@@ -535,6 +527,11 @@ class Session(ProposalMixin):
             raise SessionStateError(f"no transfer in state {self.state!r}: the session has not started")
         handler: TransferHandler = self.transfer_handler
         return handler
+
+
+def _error_reason(error: Exception) -> str:
+    """What went wrong, for a failure_reason: the error's ``reason``, its text or its type."""
+    return getattr(error, "reason", None) or str(error) or type(error).__name__
 
 
 def _text(value: Any) -> str | None:

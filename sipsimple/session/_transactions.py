@@ -134,7 +134,7 @@ _OUT, _IN = "outgoing", "incoming"
 
 #: (matches(data, direction), outcome(tracker, data)): the first row that matches decides
 _RULES: tuple[tuple[Rule, Callable[[TransactionTracker, Any], Any]], ...] = (
-    (_moved(("calling", "incoming", "early"), ("connecting",)), _remember_final),
+    (_moved(_EARLY, ("connecting",)), _remember_final),
     (_moved(("calling", "early"), ("disconnected", "disconnecting"), _OUT), _invite_ours),
     (_moved(("connecting",), ("connected",), _OUT), _invite_ours),
     (_moved(("incoming", "early"), ("disconnected",), _IN), _invite_theirs),

@@ -28,7 +28,9 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, maybeDeferred
 
+from sipsimple.core.sip._grammar import SIPParseError
 from sipsimple.core.sip.headers import Header, ToHeader
+from sipsimple.core.sip.headers._base import parse_name_addr
 from sipsimple.core.sip.uri import SIPURI
 from sipsimple.lookup import Route
 from sipsimple.notification import Notification, NotificationCenter, NotificationData
@@ -56,7 +58,7 @@ CALL_NAMES = ("SIPSessionGotProvisionalResponse", "SIPSessionDidStart", "SIPSess
 #: when that type's constructor takes them.
 STREAM_SETTINGS = (
     "account", "mixer", "bridge", "engine", "codecs", "srtp_mode", "port_range", "rtp_timeout",
-    "local_address",
+    "local_address", "silence_detection",
 )  # fmt: skip
 
 
@@ -122,10 +124,10 @@ def _uri_in(text: str | None) -> Any:
     """The SIP URI inside a name-addr such as ``"Bob" <sip:bob@example.com>;x=y`` (None if none)."""
     if not text:
         return None
-    inner = text[text.find("<") + 1 : text.rfind(">")] if "<" in text and ">" in text else text
     try:
-        return SIPURI.parse(inner.strip())
-    except Exception:  # not a SIP URI: the text is all we have
+        _, inner, _ = parse_name_addr(text.strip(" \t"))
+        return SIPURI.parse(inner)
+    except SIPParseError:  # not a name-addr with a SIP URI: the text is all we have
         return None
 
 

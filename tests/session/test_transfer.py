@@ -349,3 +349,15 @@ def test_every_transfer_notification_is_posted_by_a_session_with_exactly_its_doc
     assert refused == {(a_b, 603, "Declined"), (b_a, 603, "Declined")}  # the referee and the referrer
     a_b.transfer_handler.new_session.end()
     loop.run_until(lambda: c_a.state == "terminated", what="the end of alice-carol")
+
+
+def test_the_referred_by_uri_is_read_as_a_name_addr_and_anything_else_gives_none():
+    """The transferor's URI comes from the Referred-By's name-addr (a quoted display name may hold
+    '<'); text that is not a SIP name-addr leaves only the text."""
+    from sipsimple.session._transfer import _uri_in
+
+    assert str(_uri_in('"a<b" <sip:bob@example.test>;cid=1')) == "sip:bob@example.test"
+    assert str(_uri_in("sip:bob@example.test")) == "sip:bob@example.test"
+    assert _uri_in("<tel:+15551234>") is None
+    assert _uri_in("not an address <") is None
+    assert _uri_in(None) is None

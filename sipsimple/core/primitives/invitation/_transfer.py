@@ -55,7 +55,7 @@ from .._client import check_running, headers_of
 from .._dialog_client import DialogRequest, DialogResult, Timers
 from ..incoming_referral import REFER_EXPIRES, SIPFRAG
 from ..referral import parse_sipfrag_status
-from ._base import E, InvitationBase, S
+from ._base import E, InvitationBase, S, log
 from ._extensions import header_text
 from ._state import InvitationStateError
 from ._transfer_state import (
@@ -443,6 +443,6 @@ class TransferMixin(InvitationBase):
 
         try:
             _refuse(transfer.transaction, 481)
-        except Exception:  # the transaction may be gone already
-            pass
+        except Exception as error:  # the transaction may be answered or gone already
+            log.info("%r: REFER left unanswered at teardown: %s", self, error)
         transfer.transaction = None

@@ -110,7 +110,7 @@ def refer_to_for(target_uri: Any, replaced: Any = None) -> ReferToHeader:
     if replaced is not None:
         header = replaces_for(replaced.call_id, replaced.local_tag, replaced.remote_tag)
         headers = dict(uri.headers)
-        headers["Replaces"] = str(header).split(":", 1)[1].strip()
+        headers["Replaces"] = header.body
         uri.headers = headers
     return ReferToHeader(uri)
 
