@@ -22,13 +22,14 @@ Every C status goes through one check that raises :class:`RTPError`.
 from collections import namedtuple
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_New, PyCapsule_SetContext
-from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
+from cpython.pycapsule cimport PyCapsule_New
+from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
+from sipsimple.core.media.pxd.capsule cimport owner_capsule
 from sipsimple.core.media.pxd.media_rtp cimport *
 
 from sipsimple.core._errors import SIPCoreError
@@ -123,22 +124,6 @@ cdef bytes as_bytes(object data):
     if isinstance(data, (bytearray, memoryview)):
         return bytes(data)
     raise TypeError(f"expected a bytes-like object, not {type(data).__name__}")
-
-
-# ---- capsules ------------------------------------------------------------------------------
-
-cdef void _release_owner(object capsule) noexcept:
-    cdef void *owner = PyCapsule_GetContext(capsule)
-    if owner != NULL:
-        Py_DECREF(<object>owner)
-
-
-cdef object owner_capsule(void *pointer, const char *name, object owner):
-    """A capsule holding `pointer` that keeps `owner` (the Python object that frees it) alive."""
-    capsule = PyCapsule_New(pointer, name, _release_owner)
-    Py_INCREF(owner)
-    PyCapsule_SetContext(capsule, <void *>owner)
-    return capsule
 
 
 # ---- clocks and NTP ------------------------------------------------------------------------

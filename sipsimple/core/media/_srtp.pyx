@@ -18,13 +18,13 @@ Every C status goes through one check that raises :class:`SRTPError`.
 from collections import namedtuple
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_New, PyCapsule_SetContext
-from cpython.ref cimport Py_DECREF, Py_INCREF
+from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
+from sipsimple.core.media.pxd.capsule cimport owner_capsule
 from sipsimple.core.media.pxd.srtp cimport *
 
 from sipsimple.core._errors import SIPCoreError
@@ -171,12 +171,6 @@ cdef bytes as_bytes(object data):
     raise TypeError(f"expected a bytes-like object, not {type(data).__name__}")
 
 
-cdef void _release_owner(object capsule) noexcept:
-    cdef void *owner = PyCapsule_GetContext(capsule)
-    if owner != NULL:
-        Py_DECREF(<object>owner)
-
-
 cdef class SRTPSession:
     """The outbound and inbound SRTP contexts of one RTP session.
 
@@ -310,10 +304,7 @@ cdef class SRTPSession:
 
     def capsule(self):
         """A capsule "sipsimple.core.media.media_srtp_t" with the C session; it keeps this object alive."""
-        capsule = PyCapsule_New(<void *>self.s, MEDIA_SRTP_SESSION_CAPSULE, _release_owner)
-        Py_INCREF(self)
-        PyCapsule_SetContext(capsule, <void *>self)
-        return capsule
+        return owner_capsule(<void *>self.s, MEDIA_SRTP_SESSION_CAPSULE, self)
 
 
 _C_API = PyCapsule_New(<void *>media_srtp_api_table(), MEDIA_SRTP_API_CAPSULE, NULL)

@@ -24,13 +24,13 @@ import secrets
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from cpython.pycapsule cimport PyCapsule_GetContext, PyCapsule_GetPointer, PyCapsule_New, PyCapsule_SetContext
-from cpython.ref cimport Py_DECREF, Py_INCREF
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from libc.errno cimport EADDRINUSE
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
+from sipsimple.core.media.pxd.capsule cimport owner_capsule
 from sipsimple.core.media.pxd.media_codec cimport *
 from sipsimple.core.media.pxd.media_events cimport *
 from sipsimple.core.media.pxd.media_port cimport *
@@ -104,19 +104,6 @@ class RTPTransportError(SIPCoreError):
 def _post_notification(name, sender, **attributes):
     data = NotificationData(timestamp=ISOTimestamp.now(), **attributes)
     NotificationCenter().post_notification(name, sender=sender, data=data)
-
-
-cdef void _release_owner(object capsule) noexcept:
-    cdef void *owner = PyCapsule_GetContext(capsule)
-    if owner != NULL:
-        Py_DECREF(<object>owner)
-
-
-cdef object _owner_capsule(void *pointer, const char *name, object owner):
-    capsule = PyCapsule_New(pointer, name, _release_owner)
-    Py_INCREF(owner)
-    PyCapsule_SetContext(capsule, <void *>owner)
-    return capsule
 
 
 cdef tuple _address_tuple(sockaddr_storage *addr, socklen_t length):
@@ -896,7 +883,7 @@ cdef class AudioStreamPort:
     def port_capsule(self):
         """A PyCapsule named "sipsimple.core.media.port" for ``AudioMixer.add_port(capsule, self)``;
         it keeps this stream alive."""
-        return _owner_capsule(<void *>stream_audio_port(self._require()), MEDIA_PORT_CAPSULE, self)
+        return owner_capsule(<void *>stream_audio_port(self._require()), MEDIA_PORT_CAPSULE, self)
 
     def start(self):
         """Starts receiving (attaches to the transport), sending and RTCP."""

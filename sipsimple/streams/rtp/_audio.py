@@ -110,8 +110,8 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         codecs = environment.account_codecs(account)
         srtp_mode = environment.account_srtp_mode(account)
         try:
-            probe = AudioTransport(None, None, remote_sdp, stream_index, codecs=codecs, srtp_mode=srtp_mode)
-            probe.validate_offer(remote_sdp, stream_index)  # an RTP/SAVP offer without SRTP here: 488
+            probe = AudioTransport(None, None, codecs=codecs, srtp_mode=srtp_mode)
+            probe.validate_offer(remote_sdp, stream_index)  # codecs, and SRTP keys (RTP/SAVP unkeyable: 488)
         except AudioTransportError as error:
             raise InvalidStreamError(error.reason) from None
         stream = cls(codecs=codecs)

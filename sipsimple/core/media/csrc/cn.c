@@ -92,13 +92,10 @@ void cn_generator_set(cn_generator_t *g, const cn_params_t *p)
     g->gain = cn_level_rms(p->level) * sqrt(power_ratio * 3.0);
 }
 
-/* xorshift64*, mapped to [-1, 1) */
+/* uniform on [-1, 1): the same 53 bits as cn_random_unit, scaled (exactly: powers of two) */
 static double uniform(cn_generator_t *g)
 {
-    g->rng ^= g->rng >> 12;
-    g->rng ^= g->rng << 25;
-    g->rng ^= g->rng >> 27;
-    return (double)((g->rng * 2685821657736338717ull) >> 11) / 4503599627370496.0 - 1.0;
+    return 2.0 * cn_random_unit(&g->rng) - 1.0;
 }
 
 void cn_generate(cn_generator_t *g, int16_t *pcm, size_t n)

@@ -94,6 +94,18 @@ void cn_generator_init(cn_generator_t *g, uint64_t seed);
 void cn_generator_set(cn_generator_t *g, const cn_params_t *p);
 void cn_generate(cn_generator_t *g, int16_t *pcm, size_t n);
 
+/* xorshift64* (state never 0): a uniform number in [0, 1) with 53 random bits. Also the RTCP
+ * interval's randomisation in stream_audio.c. */
+static inline double cn_random_unit(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+}
+
 /* packet_ms: the duration of the packets the detector is given. */
 void cn_vad_init(cn_vad_t *v, unsigned packet_ms);
 /* One packet's level (cn_level_db). Returns 1 for speech (send it), 0 for silence. */

@@ -146,25 +146,17 @@ static AESNI void aesni_expand(keys *k, const uint8_t key[SRTP_CM_KEY_LENGTH])
     x = _mm_xor_si128(x, _mm_slli_si128(x, 4));                                                    \
     x = _mm_xor_si128(x, _mm_slli_si128(x, 4));                                                    \
     x = _mm_xor_si128(x, _mm_slli_si128(x, 4));                                                    \
-    rk[i] = _mm_xor_si128(x, t)
+    rk[i] = x = _mm_xor_si128(x, t)
+    /* the round constant is an immediate operand of the instruction: one expansion per round */
     EXPAND(1, 0x01);
-    x = rk[1];
     EXPAND(2, 0x02);
-    x = rk[2];
     EXPAND(3, 0x04);
-    x = rk[3];
     EXPAND(4, 0x08);
-    x = rk[4];
     EXPAND(5, 0x10);
-    x = rk[5];
     EXPAND(6, 0x20);
-    x = rk[6];
     EXPAND(7, 0x40);
-    x = rk[7];
     EXPAND(8, 0x80);
-    x = rk[8];
     EXPAND(9, 0x1B);
-    x = rk[9];
     EXPAND(10, 0x36);
 #undef EXPAND
 }
@@ -452,6 +444,40 @@ found:
     return &c->sources[best];
 }
 
+/* outbound: the source of `ssrc`, a free slot taken for it if it is new; NULL when all are taken */
+static source *sending_source(srtp_cm_t *c, uint32_t ssrc)
+{
+    source *s = find(c, ssrc);
+    if (s == NULL && (s = slot_for(c, 0)) != NULL) {
+        memset(s, 0, sizeof *s);
+        s->ssrc = ssrc;
+        s->stamp = ++c->clock;
+    }
+    return s;
+}
+
+/* inbound: the source of `ssrc`, or `fresh` set up for it; a slot is only given to a new source
+ * once one of its packets has passed the MAC (keep_source) */
+static source *receiving_source(srtp_cm_t *c, uint32_t ssrc, source *fresh)
+{
+    source *s = find(c, ssrc);
+    if (s == NULL) {
+        memset(fresh, 0, sizeof *fresh);
+        fresh->ssrc = ssrc;
+        s = fresh;
+    }
+    return s;
+}
+
+static source *keep_source(srtp_cm_t *c, source *s, const source *fresh)
+{
+    if (s == fresh) {
+        s = slot_for(c, 1);
+        *s = *fresh;
+    }
+    return s;
+}
+
 /* The index of a packet with sequence number `seq`, and its distance from the highest one, as
  * libsrtp estimates them (RFC 3711 §3.3.1; ROC 0 while the highest index is at most 2^15). */
 static uint64_t estimate(uint64_t local, uint16_t seq, int64_t *delta)
@@ -619,13 +645,8 @@ int srtp_cm_protect_rtp(srtp_cm_t *c, uint8_t *p, size_t length, size_t capacity
     if (capacity < length + c->rtp_tag || length > INT_MAX - 16)
         return MEDIA_SRTP_E_SPACE;
     ssrc = get32(p + 8);
-    if ((s = find(c, ssrc)) == NULL) {
-        if ((s = slot_for(c, 0)) == NULL)
-            return MEDIA_SRTP_E_SOURCES;
-        memset(s, 0, sizeof *s);
-        s->ssrc = ssrc;
-        s->stamp = ++c->clock;
-    }
+    if ((s = sending_source(c, ssrc)) == NULL)
+        return MEDIA_SRTP_E_SOURCES;
     index = estimate(s->index, (uint16_t)(p[2] << 8 | p[3]), &delta);
     if (index > MAX_INDEX)
         return MEDIA_SRTP_E_KEY_EXPIRED;
@@ -649,7 +670,7 @@ int srtp_cm_unprotect_rtp(srtp_cm_t *c, uint8_t *p, size_t length)
     uint64_t index;
     int64_t delta;
     source fresh, *s;
-    int status, forged;
+    int status;
 
     if (c == NULL || p == NULL || c->outbound)
         return MEDIA_SRTP_E_ARGUMENT;
@@ -660,11 +681,7 @@ int srtp_cm_unprotect_rtp(srtp_cm_t *c, uint8_t *p, size_t length)
     if ((header = rtp_header_length(p, body)) == 0 || body - header >= MAX_CRYPT)
         return MEDIA_SRTP_E_MALFORMED;
     ssrc = get32(p + 8);
-    if ((s = find(c, ssrc)) == NULL) {
-        memset(&fresh, 0, sizeof fresh);
-        fresh.ssrc = ssrc;
-        s = &fresh;
-    }
+    s = receiving_source(c, ssrc, &fresh);
     index = estimate(s->index, (uint16_t)(p[2] << 8 | p[3]), &delta);
     if (index > MAX_INDEX)
         return MEDIA_SRTP_E_KEY_EXPIRED;
@@ -675,15 +692,11 @@ int srtp_cm_unprotect_rtp(srtp_cm_t *c, uint8_t *p, size_t length)
     put32(p + body, (uint32_t)(index >> 16));
     hmac(&c->rtp, p, body + 4, digest);
     memcpy(p + body, tag, c->rtp_tag);
-    forged = tags_differ(digest, tag, c->rtp_tag);
-    if (forged)
+    if (tags_differ(digest, tag, c->rtp_tag))
         return MEDIA_SRTP_E_AUTH;
     if ((status = cm_crypt(&c->rtp, ssrc, index, p + header, body - header)) < 0)
         return status;
-    if (s == &fresh) {
-        s = slot_for(c, 1);
-        *s = fresh;
-    }
+    s = keep_source(c, s, &fresh);
     rtp_add(s, delta);
     s->stamp = ++c->clock;
     return (int)body;
@@ -704,12 +717,8 @@ int srtp_cm_protect_rtcp(srtp_cm_t *c, uint8_t *p, size_t length, size_t capacit
     if (capacity < length + RTCP_TRAILER + RTCP_TAG || length > INT_MAX - 32)
         return MEDIA_SRTP_E_SPACE;
     ssrc = get32(p + 4);
-    if ((s = find(c, ssrc)) == NULL) {
-        if ((s = slot_for(c, 0)) == NULL)
-            return MEDIA_SRTP_E_SOURCES;
-        memset(s, 0, sizeof *s);
-        s->ssrc = ssrc;
-    }
+    if ((s = sending_source(c, ssrc)) == NULL)
+        return MEDIA_SRTP_E_SOURCES;
     s->stamp = ++c->clock;
     if (s->rtcp_start >= MAX_RTCP_INDEX)
         return MEDIA_SRTP_E_KEY_EXPIRED;
@@ -729,7 +738,7 @@ int srtp_cm_unprotect_rtcp(srtp_cm_t *c, uint8_t *p, size_t length)
     size_t body;
     uint32_t ssrc, trailer, index;
     source fresh, *s;
-    int status, forged;
+    int status;
 
     if (c == NULL || p == NULL || c->outbound)
         return MEDIA_SRTP_E_ARGUMENT;
@@ -744,23 +753,15 @@ int srtp_cm_unprotect_rtcp(srtp_cm_t *c, uint8_t *p, size_t length)
     index = trailer & MAX_RTCP_INDEX;
     if (!(trailer & 0x80000000u)) /* the E flag: we keyed for encrypted SRTCP, as libsrtp refuses too */
         return MEDIA_SRTP_E_MALFORMED;
-    if ((s = find(c, ssrc)) == NULL) {
-        memset(&fresh, 0, sizeof fresh);
-        fresh.ssrc = ssrc;
-        s = &fresh;
-    }
+    s = receiving_source(c, ssrc, &fresh);
     if ((status = rtcp_check(s, index)) < 0)
         return status;
     hmac(&c->rtcp, p, body + RTCP_TRAILER, digest);
-    forged = tags_differ(digest, p + body + RTCP_TRAILER, RTCP_TAG);
-    if (forged)
+    if (tags_differ(digest, p + body + RTCP_TRAILER, RTCP_TAG))
         return MEDIA_SRTP_E_AUTH;
     if ((status = cm_crypt(&c->rtcp, ssrc, index, p + 8, body - 8)) < 0)
         return status;
-    if (s == &fresh) {
-        s = slot_for(c, 1);
-        *s = fresh;
-    }
+    s = keep_source(c, s, &fresh);
     rtcp_add(s, index);
     s->stamp = ++c->clock;
     return (int)body;

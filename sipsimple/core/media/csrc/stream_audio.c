@@ -123,13 +123,10 @@ static uint32_t units_to_samples(const stream_audio_t *s, uint32_t units)
     return samples > s->max_packet_samples ? s->max_packet_samples : (uint32_t)samples;
 }
 
-/* A uniform number in [0, 1) for the RTCP interval (xorshift64*; rx_lock held). */
+/* A uniform number in [0, 1) for the RTCP interval (rx_lock held). */
 static double uniform(stream_audio_t *s)
 {
-    s->rng ^= s->rng >> 12;
-    s->rng ^= s->rng << 25;
-    s->rng ^= s->rng >> 27;
-    return (double)((s->rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+    return cn_random_unit(&s->rng);
 }
 
 /* ---- sending (the mixer's thread) ------------------------------------------------------------ */

@@ -34,8 +34,6 @@ static int srtp_unprotect(void *ctx, int rtcp, uint8_t *buf, size_t *length)
 void stream_srtp_init(stream_srtp_t *adapter, const media_srtp_api *api, media_srtp_t *session)
 {
     __atomic_store_n(&srtp_api, api, __ATOMIC_RELEASE);
-    adapter->api = api;
-    adapter->session = session;
     adapter->transform.ctx = session;
     adapter->transform.protect = srtp_protect;
     adapter->transform.unprotect = srtp_unprotect;

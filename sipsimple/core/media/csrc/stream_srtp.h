@@ -15,9 +15,7 @@ extern "C" {
 #endif
 
 typedef struct stream_srtp {
-    stream_transform_t transform; /* ctx is the session (see stream_srtp.c) */
-    const media_srtp_api *api;
-    media_srtp_t *session;
+    stream_transform_t transform; /* ctx is the session, the table is kept once (see stream_srtp.c) */
 } stream_srtp_t;
 
 /* Fills `adapter` for `session`; install &adapter->transform on the transport. The session must
