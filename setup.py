@@ -60,9 +60,11 @@ COMMON_CFLAGS = ["-O2", "-Wall", "-Wno-unused-function", "-Wno-unreachable-code"
 # The C codec layer linked into sipsimple.core.media._codecs (sipsimple/core/media/csrc/<name>.c).
 MEDIA_CODEC_SOURCES = [
     "codec_registry",
+    "codec_batch",
     "codec_g711",
     "codec_g722",
     "g722",
+    "g722_multi",
     "codec_gsm",
     "codec_speex",
     "codec_opus",

@@ -6,7 +6,11 @@ For every codec, on a speech-like signal (tones with a syllable envelope, plus n
     five rounds, so that a busy machine inflates them less;
   * Python API: µs for ``Encoder.encode()`` + ``Decoder.decode()`` of one frame from Python;
   * the µs of codec CPU per call-second (50 frames each way) and the payload size; for G.722 also
-    what both ends of a call cost together (the codec's share of media_cpu.py's G722 figure).
+    what both ends of a call cost together (the codec's share of media_cpu.py's G722 figure);
+  * for codecs with a batch form (G.722: several streams in the lanes of one SIMD pass), the same
+    C figures per stream-frame when BATCH streams are coded in one media_codec_encode_batch() /
+    decode_batch() call (what the mixer does with the streams of a tick), beside the one-stream
+    figures of the same run.
 Baselines measured in the same run:
   * a trivial pass through the same Python call shape (``bytes(frame)``), the floor of any
     per-frame Python call;
@@ -34,6 +38,8 @@ from _common import pin_to_one_core, rate
 from sipsimple.core.media import _codecs
 
 ROUNDS = 5  # the C figures are the best of this many rounds (other processes only ever add time)
+BATCH = 4  # streams per batch call for the batch figures (G722_MULTI: the lanes of one pass)
+BATCH_CODECS = ("G722",)  # the codecs with a batch form (csrc/codec.h encode_batch)
 
 
 def speech_like(sample_rate: int, seconds: float) -> bytes:
@@ -98,6 +104,7 @@ def main() -> None:
     )
     pcm8k = speech_like(8000, 1.0)
     g722: tuple[float, float] | None = None
+    batched: list[tuple[str, float, float, float, float]] = []
     for info in _codecs.available_codecs():
         pcm = speech_like(info.clock_rate, 1.0)
         frame = info.clock_rate // 50
@@ -109,6 +116,21 @@ def main() -> None:
         decode_us = min(decode for _, decode in rounds) / iterations / 1000
         if info.name == "G722":
             g722 = (encode_us, decode_us)
+        if info.name in BATCH_CODECS:
+            batch_rounds = [
+                _codecs._time_codec_batch(info.name, info.clock_rate, pcm, frame, iterations, BATCH)
+                for _ in range(ROUNDS)
+            ]
+            per_frame = iterations * BATCH * 1000
+            batched.append(
+                (
+                    f"{info.name}/{info.clock_rate}",
+                    encode_us,
+                    decode_us,
+                    min(encode for encode, _ in batch_rounds) / per_frame,
+                    min(decode for _, decode in batch_rounds) / per_frame,
+                )
+            )
         encoder, decoder = (
             _codecs.Encoder(info.name, info.clock_rate),
             _codecs.Decoder(info.name, info.clock_rate),
@@ -125,6 +147,13 @@ def main() -> None:
         print(
             f"{label:<14}{encode_us:>9.2f} {decode_us:>9.2f} {per_second:>12.1f} {python_us:>15.2f} {len(payload):>6}"
         )
+    for label, one_encode, one_decode, many_encode, many_decode in batched:
+        print(
+            f"{label} in batches of {BATCH} streams, C µs per stream-frame: encode {many_encode:.2f} "
+            f"(one stream {one_encode:.2f}), decode {many_decode:.2f} (one stream {one_decode:.2f}); "
+            f"per call-second {50 * (many_encode + many_decode):.1f} (one stream "
+            f"{50 * (one_encode + one_decode):.1f})"
+        )
     frame8k = pcm8k[:320]
     print("baselines (20 ms at 8 kHz):")
     print(f"  bytes(frame) through one Python call:   {1e6 / rate(bytes, frame8k, seconds):8.2f} µs")
@@ -140,6 +169,11 @@ def main() -> None:
             f"G.722 codec per call-second with both ends in one process (benchmarks/media_cpu.py "
             f"--codec G722): {100 * (g722[0] + g722[1]):.0f} µs"
         )
+    for label, _, _, many_encode, many_decode in batched:
+        if label.startswith("G722"):
+            print(
+                f"  ... with the streams coded {BATCH} at a time: {100 * (many_encode + many_decode):.0f} µs"
+            )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Type stub for sipsimple.core.media._codecs (audio codecs over the C codec layer)."""
 
 from array import array
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final, NamedTuple, final
 
 from sipsimple.core._errors import SIPCoreError
@@ -105,3 +105,12 @@ class Decoder(_CodecState):
 def _time_codec(
     name: str, clock_rate: int, pcm: bytes, frame_samples: int, iterations: int
 ) -> tuple[int, int]: ...
+def _time_codec_batch(
+    name: str, clock_rate: int, pcm: bytes, frame_samples: int, iterations: int, streams: int
+) -> tuple[int, int]: ...
+def encode_together(
+    encoders: Sequence[Encoder], frames: Sequence[_Buffer], caps: Sequence[int] | None = None
+) -> list[bytes | int]: ...
+def decode_together(
+    decoders: Sequence[Decoder], payloads: Sequence[_Buffer], caps: Sequence[int] | None = None
+) -> list[bytes | int]: ...

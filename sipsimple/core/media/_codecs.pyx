@@ -25,7 +25,7 @@ from cpython.pythread cimport (
     WAIT_LOCK,
 )
 from libc.stdint cimport int16_t, int64_t, uint8_t, uintptr_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
@@ -461,4 +461,207 @@ def _time_codec(name, clock_rate, pcm, frame_samples, iterations):
         free(sizes)
         free(decoded)
         media_codec_destroy(state)
+    return encode_ns, decode_ns
+
+
+cdef list _lock_order(list states):
+    """The states' indexes in the order their locks are taken (by address: two callers with
+    overlapping states cannot deadlock)."""
+    cdef _CodecState state
+    keys = []
+    for state in states:
+        state._require()
+        keys.append(<uintptr_t>state.lock)
+    if len(set(keys)) != len(keys):
+        raise ValueError("every job needs its own codec state")
+    return sorted(range(len(keys)), key=keys.__getitem__)
+
+
+def encode_together(encoders, frames, caps=None):
+    """Encodes ``frames[i]`` with ``encoders[i]`` (distinct encoders, codecs may differ), all in one
+    media_codec_encode_batch() call with the GIL released: what the mixer does with the streams of
+    one tick. Returns, per job in the order given, the payload, or the negative status the job got
+    (what ``encode()`` would have raised). ``caps``: the output room per job in bytes (default: the
+    codec's bound). For tests and benchmarks."""
+    cdef list states = list(encoders), sources = [], outs = []
+    cdef size_t count = len(states), i, n, cap
+    cdef Encoder encoder
+    cdef bytes source, out
+    cdef media_codec_encode_job *jobs = NULL
+    cdef PyThread_type_lock *locks = NULL
+    cdef Py_ssize_t total = len(states)
+    if len(frames) != total or (caps is not None and len(caps) != total):
+        raise ValueError("one frame (and one cap) per encoder")
+    order = _lock_order(states)
+    jobs = <media_codec_encode_job *>calloc(count + 1, sizeof(media_codec_encode_job))
+    locks = <PyThread_type_lock *>calloc(count + 1, sizeof(PyThread_type_lock))
+    try:
+        if jobs == NULL or locks == NULL:
+            raise MemoryError()
+        for i in range(count):
+            encoder = states[i]
+            source = bytes(frames[i])  # the bytes object's data is aligned for int16
+            n = len(source) // (2 * encoder.state.channels)
+            cap = encoder.codec.encoded_bound(encoder.state, n) if caps is None else caps[i]
+            out = PyBytes_FromStringAndSize(NULL, cap)
+            sources.append(source)
+            outs.append(out)
+            jobs[i].state = encoder.state
+            jobs[i].pcm = <const int16_t *>PyBytes_AS_STRING(source)
+            jobs[i].n = n
+            jobs[i].out = <uint8_t *>PyBytes_AS_STRING(out)
+            jobs[i].cap = cap
+            jobs[i].result = 0
+            jobs[i].user = <void *>i
+        for i in range(count):
+            locks[i] = (<Encoder>states[order[i]]).lock
+        with nogil:
+            for i in range(count):
+                PyThread_acquire_lock(locks[i], WAIT_LOCK)
+            media_codec_encode_batch(jobs, count)
+            for i in range(count):
+                PyThread_release_lock(locks[i])
+        results = [None] * total
+        for i in range(count):
+            index = <size_t>jobs[i].user
+            results[index] = jobs[i].result if jobs[i].result < 0 else outs[index][: jobs[i].result]
+        return results
+    finally:
+        free(jobs)
+        free(locks)
+
+
+def decode_together(decoders, payloads, caps=None):
+    """Decodes ``payloads[i]`` with ``decoders[i]`` (distinct decoders, codecs may differ), all in
+    one media_codec_decode_batch() call with the GIL released. Returns, per job in the order given,
+    the PCM, or the negative status the job got (what ``decode()`` would have raised). ``caps``:
+    the PCM room per job in samples per channel (default: the codec's bound). For tests and
+    benchmarks."""
+    cdef list states = list(decoders), sources = [], outs = []
+    cdef size_t count = len(states), i, cap
+    cdef Decoder decoder
+    cdef bytes source, out
+    cdef media_codec_decode_job *jobs = NULL
+    cdef PyThread_type_lock *locks = NULL
+    cdef Py_ssize_t total = len(states)
+    if len(payloads) != total or (caps is not None and len(caps) != total):
+        raise ValueError("one payload (and one cap) per decoder")
+    order = _lock_order(states)
+    jobs = <media_codec_decode_job *>calloc(count + 1, sizeof(media_codec_decode_job))
+    locks = <PyThread_type_lock *>calloc(count + 1, sizeof(PyThread_type_lock))
+    try:
+        if jobs == NULL or locks == NULL:
+            raise MemoryError()
+        for i in range(count):
+            decoder = states[i]
+            source = bytes(payloads[i])
+            if caps is None:
+                cap = decoder.codec.decoded_bound(decoder.state, <const uint8_t *>PyBytes_AS_STRING(source), len(source))
+            else:
+                cap = caps[i]
+            out = PyBytes_FromStringAndSize(NULL, 2 * cap * decoder.state.channels)
+            sources.append(source)
+            outs.append(out)
+            jobs[i].state = decoder.state
+            jobs[i].payload = <const uint8_t *>PyBytes_AS_STRING(source)
+            jobs[i].len = len(source)
+            jobs[i].pcm = <int16_t *>PyBytes_AS_STRING(out)
+            jobs[i].cap = cap
+            jobs[i].result = 0
+            jobs[i].user = <void *>i
+        for i in range(count):
+            locks[i] = (<Decoder>states[order[i]]).lock
+        with nogil:
+            for i in range(count):
+                PyThread_acquire_lock(locks[i], WAIT_LOCK)
+            media_codec_decode_batch(jobs, count)
+            for i in range(count):
+                PyThread_release_lock(locks[i])
+        results = [None] * total
+        for i in range(count):
+            index = <size_t>jobs[i].user
+            decoder = states[index]
+            result = jobs[i].result
+            results[index] = result if result < 0 else outs[index][: 2 * result * decoder.state.channels]
+        return results
+    finally:
+        free(jobs)
+        free(locks)
+
+
+def _time_codec_batch(name, clock_rate, pcm, frame_samples, iterations, streams):
+    """For benchmarks/media_codecs.py: like _time_codec, but ``streams`` states at once, each
+    iteration one media_codec_encode_batch() of a frame per stream (the streams at different
+    places of ``pcm``), then as many media_codec_decode_batch() calls. Returns (encode_ns,
+    decode_ns) for all iterations: divide by iterations x streams for one stream-frame."""
+    cdef const media_codec *codec = lookup(name, clock_rate)
+    cdef media_codec_params params
+    cdef bytes source = bytes(pcm)
+    cdef const int16_t *samples = <const int16_t *>PyBytes_AS_STRING(source)
+    cdef size_t frame = frame_samples, frames = len(source) // 2 // frame_samples
+    cdef size_t count = iterations, width = streams, i, s, slot
+    cdef size_t packet_room = 4096
+    cdef media_codec_state **states = NULL
+    cdef media_codec_encode_job *encode_jobs = NULL
+    cdef media_codec_decode_job *decode_jobs = NULL
+    cdef uint8_t *packets = NULL
+    cdef int16_t *decoded = NULL
+    cdef int *sizes = NULL
+    cdef int status = 0
+    cdef int64_t start, encode_ns = 0, decode_ns = 0
+    if frames == 0 or count == 0 or width == 0:
+        raise ValueError("pcm must hold at least one frame, iterations and streams must be positive")
+    media_codec_params_init(&params, MEDIA_CODEC_ENCODER | MEDIA_CODEC_DECODER)
+    states = <media_codec_state **>calloc(width, sizeof(media_codec_state *))
+    encode_jobs = <media_codec_encode_job *>calloc(width, sizeof(media_codec_encode_job))
+    decode_jobs = <media_codec_decode_job *>calloc(width, sizeof(media_codec_decode_job))
+    packets = <uint8_t *>malloc(width * frames * packet_room)
+    decoded = <int16_t *>malloc(width * 8 * frame * sizeof(int16_t))
+    sizes = <int *>calloc(width * frames, sizeof(int))
+    try:
+        if states == NULL or encode_jobs == NULL or decode_jobs == NULL or packets == NULL or decoded == NULL or sizes == NULL:
+            raise MemoryError()
+        for s in range(width):
+            check(media_codec_create(codec, &params, &states[s]))
+        with nogil:
+            start = _now_ns()
+            for i in range(count):
+                for s in range(width):
+                    slot = (i + 7 * s) % frames
+                    encode_jobs[s].state = states[s]
+                    encode_jobs[s].pcm = samples + slot * frame
+                    encode_jobs[s].n = frame
+                    encode_jobs[s].out = packets + (s * frames + i % frames) * packet_room
+                    encode_jobs[s].cap = packet_room
+                media_codec_encode_batch(encode_jobs, width)
+                for s in range(width):
+                    if encode_jobs[s].result < 0:
+                        status = encode_jobs[s].result
+                    sizes[s * frames + i % frames] = encode_jobs[s].result
+            encode_ns = _now_ns() - start
+            if status >= 0:
+                start = _now_ns()
+                for i in range(count):
+                    for s in range(width):
+                        decode_jobs[s].state = states[s]
+                        decode_jobs[s].payload = packets + (s * frames + i % frames) * packet_room
+                        decode_jobs[s].len = <size_t>sizes[s * frames + i % frames]
+                        decode_jobs[s].pcm = decoded + s * 8 * frame
+                        decode_jobs[s].cap = 8 * frame
+                    media_codec_decode_batch(decode_jobs, width)
+                    for s in range(width):
+                        if decode_jobs[s].result < 0:
+                            status = decode_jobs[s].result
+                decode_ns = _now_ns() - start
+        check(status)
+    finally:
+        if states != NULL:
+            for s in range(width):
+                media_codec_destroy(states[s])
+        free(states)
+        free(encode_jobs)
+        free(decode_jobs)
+        free(packets)
+        free(decoded)
+        free(sizes)
     return encode_ns, decode_ns

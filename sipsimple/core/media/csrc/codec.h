@@ -72,16 +72,39 @@ typedef struct media_codec_params {
 } media_codec_params;
 
 typedef struct media_codec media_codec;
+typedef struct media_codec_state media_codec_state;
+
+/* One encode()/decode() call for media_codec_encode_batch()/decode_batch(): the arguments, the
+ * result (what encode()/decode() returns), and `user`, the caller's (never touched). */
+typedef struct media_codec_encode_job {
+    media_codec_state *state;
+    const int16_t *pcm;
+    size_t n;
+    uint8_t *out;
+    size_t cap;
+    int result;
+    void *user;
+} media_codec_encode_job;
+
+typedef struct media_codec_decode_job {
+    media_codec_state *state;
+    const uint8_t *payload;
+    size_t len;
+    int16_t *pcm;
+    size_t cap;
+    int result;
+    void *user;
+} media_codec_decode_job;
 
 /* The part of every state that callers may read. Codecs extend it (first member). */
-typedef struct media_codec_state {
+struct media_codec_state {
     const media_codec *codec;
     unsigned flags;          /* the directions it was created for */
     unsigned channels;       /* PCM channels */
     unsigned sample_rate;    /* PCM sample rate */
     unsigned frame_quantum;  /* encode() takes a multiple of this many samples (Opus: 2.5 ms, and
                                 only the durations of an Opus frame) */
-} media_codec_state;
+};
 
 struct media_codec {
     const char *name;            /* the SDP encoding name (RFC 4855: compared case-insensitively) */
@@ -112,6 +135,12 @@ struct media_codec {
      * codec has no fmtp parameters. */
     int (*set_fmtp)(media_codec_params *params, const char *key, size_t klen, const char *value,
                     size_t vlen);
+    /* Optional (NULL: no batch form): several encode()/decode() calls at once, each job's result
+     * exactly what encode()/decode() would have given it. All jobs of one call belong to this
+     * codec and have distinct states. Codecs that code several streams in the lanes of one SIMD
+     * pass (G.722) offer these; callers go through media_codec_encode_batch()/decode_batch(). */
+    void (*encode_batch)(media_codec_encode_job *jobs, size_t count);
+    void (*decode_batch)(media_codec_decode_job *jobs, size_t count);
 };
 
 /* The registry (codec_registry.c). */
@@ -124,6 +153,14 @@ void media_codec_params_init(media_codec_params *params, unsigned flags);
 /* Parses "key=value; key=value" (RFC 4566 fmtp syntax, blanks allowed around ';' and '='). */
 int media_codec_apply_fmtp(const media_codec *codec, media_codec_params *params, const char *fmtp,
                            size_t len);
+
+/* Batches (codec_batch.c: it only calls through the tables, so the extensions that use it link
+ * it). Every job is done as encode()/decode() would do it (its `result` set). Jobs may mix
+ * codecs; those of a codec with a batch form go to it in one call, the others one
+ * encode()/decode() each. The array may come back reordered: callers find their jobs by `user`.
+ * Distinct states only. */
+void media_codec_encode_batch(media_codec_encode_job *jobs, size_t count);
+void media_codec_decode_batch(media_codec_decode_job *jobs, size_t count);
 
 /* Calls through the table (what the mixer and the RTP stream use). */
 static inline int media_codec_create(const media_codec *codec, const media_codec_params *params,
@@ -145,6 +182,15 @@ static inline int media_codec_decode(media_codec_state *s, const uint8_t *payloa
                                      int16_t *pcm, size_t cap)
 {
     return s->codec->decode(s, payload, len, pcm, cap);
+}
+/* Whether the state's codec has a batch form for `direction` (MEDIA_CODEC_ENCODER or _DECODER). */
+static inline int media_codec_has_batch(const media_codec_state *s, unsigned direction)
+{
+    if (direction == MEDIA_CODEC_ENCODER)
+        return s->codec->encode_batch != NULL;
+    if (direction == MEDIA_CODEC_DECODER)
+        return s->codec->decode_batch != NULL;
+    return 0;
 }
 static inline int media_codec_conceal(media_codec_state *s, int16_t *pcm, size_t n)
 {

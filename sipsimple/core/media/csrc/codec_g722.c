@@ -42,10 +42,10 @@ static int g722_create(const media_codec *codec, const media_codec_params *param
     return MEDIA_CODEC_OK;
 }
 
-static int g722_encode_frame(media_codec_state *base, const int16_t *pcm, size_t n, uint8_t *out,
+/* What encode() checks before coding: MEDIA_CODEC_OK or its error result. */
+static int g722_encode_check(media_codec_state *base, const int16_t *pcm, size_t n, const uint8_t *out,
                              size_t cap)
 {
-    g722_state *state = (g722_state *)base;
     if (!media_codec_can(base, MEDIA_CODEC_ENCODER))
         return MEDIA_CODEC_EDIRECTION;
     if (pcm == NULL || out == NULL || n > INT_MAX)
@@ -54,14 +54,12 @@ static int g722_encode_frame(media_codec_state *base, const int16_t *pcm, size_t
         return MEDIA_CODEC_EFRAME;
     if (cap < n / 2)
         return MEDIA_CODEC_ENOSPACE;
-    g722_encode_block(&state->encoder, pcm, n, out);
-    return (int)(n / 2);
+    return MEDIA_CODEC_OK;
 }
 
-static int g722_decode_frame(media_codec_state *base, const uint8_t *payload, size_t len, int16_t *pcm,
-                             size_t cap)
+static int g722_decode_check(media_codec_state *base, const uint8_t *payload, size_t len,
+                             const int16_t *pcm, size_t cap)
 {
-    g722_state *state = (g722_state *)base;
     if (!media_codec_can(base, MEDIA_CODEC_DECODER))
         return MEDIA_CODEC_EDIRECTION;
     if (payload == NULL || pcm == NULL || len > INT_MAX / 2)
@@ -70,9 +68,92 @@ static int g722_decode_frame(media_codec_state *base, const uint8_t *payload, si
         return MEDIA_CODEC_ECORRUPT;
     if (cap < 2 * len)
         return MEDIA_CODEC_ENOSPACE;
+    return MEDIA_CODEC_OK;
+}
+
+static int g722_encode_frame(media_codec_state *base, const int16_t *pcm, size_t n, uint8_t *out,
+                             size_t cap)
+{
+    int status = g722_encode_check(base, pcm, n, out, cap);
+    if (status < 0)
+        return status;
+    g722_encode_block(&((g722_state *)base)->encoder, pcm, n, out);
+    return (int)(n / 2);
+}
+
+static int g722_decode_frame(media_codec_state *base, const uint8_t *payload, size_t len, int16_t *pcm,
+                             size_t cap)
+{
+    g722_state *state = (g722_state *)base;
+    int status = g722_decode_check(base, payload, len, pcm, cap);
+    if (status < 0)
+        return status;
     g722_decode_block(&state->decoder, payload, len, pcm);
     media_plc_good(&state->plc, pcm, 2 * len);
     return (int)(2 * len);
+}
+
+/* The batch forms: every job checked as encode()/decode() checks it (a bad job gets its error and
+ * is left out), then the good ones coded G722_MULTI at a time, each group of one length (a job
+ * whose length no other job shares goes alone). PENDING marks a job checked but not yet coded. */
+#define PENDING INT_MIN
+
+static void g722_encode_batch(media_codec_encode_job *jobs, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        media_codec_encode_job *job = &jobs[i];
+        int status = g722_encode_check(job->state, job->pcm, job->n, job->out, job->cap);
+        job->result = status < 0 ? status : PENDING;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (jobs[i].result != PENDING)
+            continue;
+        g722_encoder_t *enc[G722_MULTI];
+        const int16_t *pcm[G722_MULTI];
+        uint8_t *out[G722_MULTI];
+        size_t group = 0, n = jobs[i].n;
+        for (size_t j = i; j < count && group < G722_MULTI; j++) {
+            media_codec_encode_job *job = &jobs[j];
+            if (job->result != PENDING || job->n != n)
+                continue;
+            enc[group] = &((g722_state *)job->state)->encoder;
+            pcm[group] = job->pcm;
+            out[group++] = job->out;
+            job->result = (int)(n / 2);
+        }
+        g722_encode_blocks(enc, pcm, group, n, out);
+    }
+}
+
+static void g722_decode_batch(media_codec_decode_job *jobs, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        media_codec_decode_job *job = &jobs[i];
+        int status = g722_decode_check(job->state, job->payload, job->len, job->pcm, job->cap);
+        job->result = status < 0 ? status : PENDING;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (jobs[i].result != PENDING)
+            continue;
+        g722_decoder_t *dec[G722_MULTI];
+        const uint8_t *codes[G722_MULTI];
+        int16_t *pcm[G722_MULTI];
+        media_codec_decode_job *members[G722_MULTI];
+        size_t group = 0, len = jobs[i].len;
+        for (size_t j = i; j < count && group < G722_MULTI; j++) {
+            media_codec_decode_job *job = &jobs[j];
+            if (job->result != PENDING || job->len != len)
+                continue;
+            dec[group] = &((g722_state *)job->state)->decoder;
+            codes[group] = job->payload;
+            pcm[group] = job->pcm;
+            members[group++] = job;
+            job->result = (int)(2 * len);
+        }
+        g722_decode_blocks(dec, codes, group, len, pcm);
+        for (size_t k = 0; k < group; k++)
+            media_plc_good(&((g722_state *)members[k]->state)->plc, members[k]->pcm, 2 * len);
+    }
 }
 
 static int g722_conceal(media_codec_state *base, int16_t *pcm, size_t n)
@@ -116,4 +197,6 @@ const media_codec media_codec_g722 = {
     .encoded_bound = g722_encoded_bound,
     .decoded_bound = g722_decoded_bound,
     .set_fmtp = NULL,
+    .encode_batch = g722_encode_batch,
+    .decode_batch = g722_decode_batch,
 };

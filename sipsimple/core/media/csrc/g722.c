@@ -43,6 +43,8 @@
 
 #include <string.h>
 
+#include "g722_impl.h"
+
 #if defined(__SSE2__) && !defined(G722_NO_SIMD)
 #include <emmintrin.h>
 #define G722_SSE2 1
@@ -74,7 +76,7 @@
 #define SERIAL
 #endif
 
-#define CHUNK 160 /* pairs per pass (a 20 ms frame) */
+#define CHUNK G722_CHUNK /* pairs per pass (a 20 ms frame) */
 
 /* The QMF coefficients h0..h23 (symmetric). */
 static const int16_t qmf[24] = {3,    -11, -11,  53,   12,   -156, 32,  362, -210, -805, 951, 3876,
@@ -88,7 +90,7 @@ static const int16_t qmf_minus[24] = {-3,    -11, 11,  53,   -12,  -156, -32,  3
 /* The lower band's 29 quantiser decision levels (Recommendation table: Q12 multiples of det),
  * times 16, so that an unsigned 16 x 16 -> high 16 bits product gives (level det) >> 12; padded
  * to 32 with zeros (lanes the quantiser masks off). */
-static const uint16_t q6_16[32] = {
+const uint16_t g722_q6_16[32] = {
     35 * 16,   72 * 16,   110 * 16,  150 * 16,  190 * 16,  233 * 16,  276 * 16,  323 * 16,
     370 * 16,  422 * 16,  473 * 16,  530 * 16,  587 * 16,  650 * 16,  714 * 16,  786 * 16,
     858 * 16,  940 * 16,  1023 * 16, 1121 * 16, 1219 * 16, 1339 * 16, 1458 * 16, 1612 * 16,
@@ -118,23 +120,23 @@ static const int16_t low_wl[64] = {
 
 /* Inverse quantisers: 4-bit (the lower band's adaptation), 6-bit (the lower band's output),
  * 2-bit (the upper band). */
-static const int32_t qm4[16] = {0,     -20456, -12896, -8968, -6288, -4240, -2584, -1200,
+const int32_t g722_qm4[16] = {0,     -20456, -12896, -8968, -6288, -4240, -2584, -1200,
                                 20456, 12896,  8968,   6288,  4240,  2584,  1200,  0};
-static const int32_t qm6[64] = {
+const int32_t g722_qm6[64] = {
     -136,   -136,   -136,   -136,   -24808, -21904, -19008, -16704, -14984, -13512, -12280, -11192, -10232,
     -9360,  -8576,  -7856,  -7192,  -6576,  -6000,  -5456,  -4944,  -4464,  -4008,  -3576,  -3168,  -2776,
     -2400,  -2032,  -1688,  -1360,  -1040,  -728,   24808,  21904,  19008,  16704,  14984,  13512,  12280,
     11192,  10232,  9360,   8576,   7856,   7192,   6576,   6000,   5456,   4944,   4464,   4008,   3576,
     3168,   2776,   2400,   2032,   1688,   1360,   1040,   728,    432,    136,    -432,   -136};
-static const int32_t qm2[4] = {-7408, -1616, 7408, 1616};
+const int32_t g722_qm2[4] = {-7408, -1616, 7408, 1616};
 /* Log scale-factor steps: the lower band's by the 4-bit code (WL by RL42), the upper band's by
  * its 2-bit code (WH by RH2). */
-static const int32_t wl4[16] = {-60, 3042, 1198, 538, 334, 172, 58, -30, 3042, 1198, 538, 334, 172, 58, -30, -60};
-static const int32_t wh2[4] = {798, -214, 798, -214};
+const int32_t g722_wl4[16] = {-60, 3042, 1198, 538, 334, 172, 58, -30, 3042, 1198, 538, 334, 172, 58, -30, -60};
+const int32_t g722_wh2[4] = {798, -214, 798, -214};
 /* The upper band's encoder: the 2-bit code by 2 (negative difference) + 1 (inner interval). */
 static const uint8_t high_index[4] = {2, 3, 0, 1};
 /* Antilogarithm table of the scale factor (mantissa). */
-static const int32_t ilb[32] = {2048, 2093, 2139, 2186, 2233, 2282, 2332, 2383, 2435, 2489, 2543,
+const int32_t g722_ilb[32] = {2048, 2093, 2139, 2186, 2233, 2282, 2332, 2383, 2435, 2489, 2543,
                                 2599, 2656, 2714, 2774, 2834, 2896, 2960, 3025, 3091, 3158, 3228,
                                 3298, 3371, 3444, 3520, 3597, 3676, 3756, 3838, 3922, 4008};
 
@@ -164,7 +166,7 @@ INLINE int32_t log_scale(int32_t nb, int32_t step, int32_t ceiling)
  * mantissa by one more: the same value, without a branch. */
 INLINE int32_t scale(int32_t nb, int32_t exponent_bias)
 {
-    return ((ilb[(nb >> 6) & 31] << 1) >> (exponent_bias + 1 - (nb >> 11))) << 2;
+    return ((g722_ilb[(nb >> 6) & 31] << 1) >> (exponent_bias + 1 - (nb >> 11))) << 2;
 }
 
 #ifdef G722_SSE2
@@ -430,7 +432,7 @@ void g722_decoder_init(g722_decoder_t *dec)
 #ifdef G722_SSE2
 INLINE int32_t quantise_low(__m128i wd8, int32_t det)
 {
-    const __m128i *levels = (const __m128i *)q6_16;
+    const __m128i *levels = (const __m128i *)g722_q6_16;
     __m128i det8 = _mm_set1_epi16((int16_t)det);
     __m128i above0 = _mm_cmpgt_epi16(_mm_mulhi_epu16(_mm_loadu_si128(levels), det8), wd8);
     __m128i above1 = _mm_cmpgt_epi16(_mm_mulhi_epu16(_mm_loadu_si128(levels + 1), det8), wd8);
@@ -445,12 +447,12 @@ INLINE int32_t quantise_low(int32_t wd, int32_t det)
 {
     int32_t count = 0;
     for (int k = 0; k < 29; k++)
-        count += (int32_t)(((uint32_t)q6_16[k] * (uint32_t)det) >> 16) <= wd;
+        count += (int32_t)(((uint32_t)g722_q6_16[k] * (uint32_t)det) >> 16) <= wd;
     return count;
 }
 #endif
 /* Transmit QMF of `pairs` pairs: x holds the 22 samples before them, then their 2 x pairs samples. */
-static HOT void qmf_analysis(const int16_t *x, size_t pairs, uint32_t *xpair)
+HOT void g722_qmf_analysis(const int16_t *x, size_t pairs, uint32_t *xpair)
 {
     for (size_t k = 0; k < pairs; k++) {
         const int16_t *w = x + 2 * k;
@@ -502,7 +504,7 @@ static SERIAL void adpcm_encode(g722_encoder_t *e, const uint32_t *xpair, size_t
         out[k] = (uint8_t)((ih << 6) | low_code[il]);
         predict(&x, mul15(lanes(detl, deth), _mm_sub_epi16(_mm_xor_si128(magnitude, sign), sign)));
         nbl = log_scale(nbl, low_wl[il], 18432);
-        nbh = log_scale(nbh, wh2[ih], 22528);
+        nbh = log_scale(nbh, g722_wh2[ih], 22528);
         detl = scale(nbl, 8);
         deth = scale(nbh, 10);
     }
@@ -524,11 +526,11 @@ static SERIAL void adpcm_encode(g722_encoder_t *e, const uint32_t *xpair, size_t
         int32_t wdl = el ^ (el >> 31), wdh = eh ^ (eh >> 31);
         int32_t il = quantise_low(wdl, detl) + (el < 0 ? 32 : 0);
         int32_t ih = high_index[(eh < 0) * 2 + (wdh < ((564 * deth) >> 12))];
-        int32_t dlow = (detl * low_qm4[il]) >> 15, dhigh = (deth * qm2[ih]) >> 15;
+        int32_t dlow = (detl * low_qm4[il]) >> 15, dhigh = (deth * g722_qm2[ih]) >> 15;
 
         out[k] = (uint8_t)((ih << 6) | low_code[il]);
         nbl = log_scale(nbl, low_wl[il], 18432);
-        nbh = log_scale(nbh, wh2[ih], 22528);
+        nbh = log_scale(nbh, g722_wh2[ih], 22528);
         detl = scale(nbl, 8);
         deth = scale(nbh, 10);
         predict(&low, dlow);
@@ -551,7 +553,7 @@ void g722_encode_block(g722_encoder_t *e, const int16_t *pcm, size_t n, uint8_t 
         size_t count = pairs < CHUNK ? pairs : CHUNK;
         memcpy(x, e->x, sizeof(e->x));
         memcpy(x + 22, pcm, 2 * count * sizeof(int16_t));
-        qmf_analysis(x, count, xpair);
+        g722_qmf_analysis(x, count, xpair);
         memcpy(e->x, x + 2 * count, sizeof(e->x));
         adpcm_encode(e, xpair, count, out);
         pcm += 2 * count;
@@ -571,18 +573,18 @@ static SERIAL void adpcm_decode(g722_decoder_t *dec, const uint8_t *codes, size_
     pair_load(&x, dec->band);
     for (size_t k = 0; k < len; k++) {
         int32_t ilow = codes[k] & 0x3F, ihigh = codes[k] >> 6, ril = ilow >> 2;
-        int32_t dhigh = (deth * qm2[ihigh]) >> 15;
+        int32_t dhigh = (deth * g722_qm2[ihigh]) >> 15;
         /* the reconstructions (lanes 0, 1), limited to 15 bits; then their sum and difference */
-        __m128i r = _mm_adds_epi16(x.s, lanes((detl * qm6[ilow]) >> 15, dhigh));
+        __m128i r = _mm_adds_epi16(x.s, lanes((detl * g722_qm6[ilow]) >> 15, dhigh));
         __m128i swapped;
         r = _mm_min_epi16(_mm_max_epi16(r, low_limit), high_limit);
         swapped = _mm_shufflelo_epi16(r, 0xE1);
         r = _mm_unpacklo_epi16(_mm_add_epi16(r, swapped), _mm_sub_epi16(r, swapped));
         xs[k] = (int16_t)_mm_extract_epi16(r, 0);
         xd[k] = (int16_t)_mm_extract_epi16(r, 1);
-        r = lanes((detl * qm4[ril]) >> 15, dhigh);
-        nbl = log_scale(nbl, wl4[ril], 18432);
-        nbh = log_scale(nbh, wh2[ihigh], 22528);
+        r = lanes((detl * g722_qm4[ril]) >> 15, dhigh);
+        nbl = log_scale(nbl, g722_wl4[ril], 18432);
+        nbh = log_scale(nbh, g722_wh2[ihigh], 22528);
         detl = scale(nbl, 8);
         deth = scale(nbh, 10);
         predict(&x, r);
@@ -602,14 +604,14 @@ static SERIAL void adpcm_decode(g722_decoder_t *dec, const uint8_t *codes, size_
     band_load(&high, &dec->band[1]);
     for (size_t k = 0; k < len; k++) {
         int32_t ilow = codes[k] & 0x3F, ihigh = codes[k] >> 6, ril = ilow >> 2;
-        int32_t rlow = clamp(low.s + ((detl * qm6[ilow]) >> 15), -16384, 16383);
-        int32_t dlow = (detl * qm4[ril]) >> 15, dhigh = (deth * qm2[ihigh]) >> 15;
+        int32_t rlow = clamp(low.s + ((detl * g722_qm6[ilow]) >> 15), -16384, 16383);
+        int32_t dlow = (detl * g722_qm4[ril]) >> 15, dhigh = (deth * g722_qm2[ihigh]) >> 15;
         int32_t rhigh = clamp(dhigh + high.s, -16384, 16383);
 
         xs[k] = (int16_t)(rlow + rhigh);
         xd[k] = (int16_t)(rlow - rhigh);
-        nbl = log_scale(nbl, wl4[ril], 18432);
-        nbh = log_scale(nbh, wh2[ihigh], 22528);
+        nbl = log_scale(nbl, g722_wl4[ril], 18432);
+        nbh = log_scale(nbh, g722_wh2[ihigh], 22528);
         detl = scale(nbl, 8);
         deth = scale(nbh, 10);
         predict(&low, dlow);
@@ -649,7 +651,7 @@ INLINE void dot12x8(const int16_t *v, const int32_t *pairs, __m128i *first, __m1
 }
 #endif
 
-static HOT void qmf_synthesis(const int16_t *xs, const int16_t *xd, size_t len, int16_t *pcm)
+HOT void g722_qmf_synthesis(const int16_t *xs, const int16_t *xd, size_t len, int16_t *pcm)
 {
     size_t k = 0;
 #ifdef G722_SSE2
@@ -683,7 +685,7 @@ void g722_decode_block(g722_decoder_t *dec, const uint8_t *codes, size_t len, in
         memcpy(xs, dec->xs, sizeof(dec->xs));
         memcpy(xd, dec->xd, sizeof(dec->xd));
         adpcm_decode(dec, codes, count, xs + 11, xd + 11);
-        qmf_synthesis(xs, xd, count, pcm);
+        g722_qmf_synthesis(xs, xd, count, pcm);
         memcpy(dec->xs, xs + count, sizeof(dec->xs));
         memcpy(dec->xd, xd + count, sizeof(dec->xd));
         codes += count;

@@ -53,6 +53,16 @@ void g722_encode_block(g722_encoder_t *encoder, const int16_t *pcm, size_t n, ui
 /* len bytes -> 2 * len samples. */
 void g722_decode_block(g722_decoder_t *decoder, const uint8_t *codes, size_t len, int16_t *pcm);
 
+/* Several independent streams at once, G722_MULTI of them in the lanes of one SIMD pass where the
+ * CPU has AVX2 (chosen at run time), else one after the other: count (1..G722_MULTI) states, the
+ * same n (even) / len for all; the bytes / samples and the states afterwards are exactly those
+ * that g722_encode_block / g722_decode_block give stream by stream. */
+#define G722_MULTI 4
+void g722_encode_blocks(g722_encoder_t *const *enc, const int16_t *const *pcm, size_t count, size_t n,
+                        uint8_t *const *out);
+void g722_decode_blocks(g722_decoder_t *const *dec, const uint8_t *const *codes, size_t count,
+                        size_t len, int16_t *const *pcm);
+
 #ifdef __cplusplus
 }
 #endif

@@ -59,6 +59,24 @@ cdef extern from "codec.h" nogil:
         unsigned sample_rate
         unsigned frame_quantum
 
+    ctypedef struct media_codec_encode_job:
+        media_codec_state *state
+        const int16_t *pcm
+        size_t n
+        uint8_t *out
+        size_t cap
+        int result
+        void *user
+
+    ctypedef struct media_codec_decode_job:
+        media_codec_state *state
+        const uint8_t *payload
+        size_t len
+        int16_t *pcm
+        size_t cap
+        int result
+        void *user
+
     ctypedef struct media_codec:
         const char *name
         uint8_t payload_type
@@ -77,6 +95,8 @@ cdef extern from "codec.h" nogil:
         size_t (*encoded_bound)(const media_codec_state *state, size_t n)
         size_t (*decoded_bound)(const media_codec_state *state, const uint8_t *payload, size_t len)
         int (*set_fmtp)(media_codec_params *params, const char *key, size_t klen, const char *value, size_t vlen)
+        void (*encode_batch)(media_codec_encode_job *jobs, size_t count)
+        void (*decode_batch)(media_codec_decode_job *jobs, size_t count)
 
     ctypedef struct media_codec_api:
         unsigned version
@@ -102,3 +122,6 @@ cdef extern from "codec.h" nogil:
     int media_codec_decode(media_codec_state *s, const uint8_t *payload, size_t len, int16_t *pcm, size_t cap)
     int media_codec_conceal(media_codec_state *s, int16_t *pcm, size_t n)
     int media_codec_recover(media_codec_state *s, const uint8_t *next, size_t len, int16_t *pcm, size_t n)
+    void media_codec_encode_batch(media_codec_encode_job *jobs, size_t count)
+    void media_codec_decode_batch(media_codec_decode_job *jobs, size_t count)
+    int media_codec_has_batch(const media_codec_state *s, unsigned direction)
