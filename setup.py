@@ -115,7 +115,17 @@ EXTENSIONS = [
         ["sipsimple/core/media/_mixer.pyx"]
         + [
             f"sipsimple/core/media/csrc/{name}.c"
-            for name in ("mixer", "resample", "clock", "wav", "tone", "devices", "padev")
+            for name in (
+                "mixer",
+                "tick_batch",
+                "codec_batch",
+                "resample",
+                "clock",
+                "wav",
+                "tone",
+                "devices",
+                "padev",
+            )
         ],
         packages=("speexdsp", "portaudio-2.0", "alsa"),
         include_dirs=["sipsimple/core/media/csrc"],

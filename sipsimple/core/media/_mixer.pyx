@@ -1206,7 +1206,8 @@ cdef class AudioMixer:
     def statistics(self):
         """Counters: ticks (all), clock_ticks, overruns, underruns, get_errors, put_errors, resample_short,
         and the shortcuts taken: unheard_frames (source frames not converted: nobody heard them),
-        shared_frames (sink frames another sink's conversion served)."""
+        shared_frames (sink frames another sink's conversion served), batched_frames (decodes and
+        encodes of codecs that code several streams in one pass, run together per tick)."""
         cdef media_mixer_stats_t stats
         cdef media_clock_stats_t clock
         self._require()
@@ -1222,6 +1223,7 @@ cdef class AudioMixer:
             "resample_short": stats.resample_short,
             "unheard_frames": stats.unheard_frames,
             "shared_frames": stats.shared_frames,
+            "batched_frames": stats.batched_frames,
         }
 
     def _handle_media_event(self, int type, int64_t a, int64_t b):

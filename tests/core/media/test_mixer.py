@@ -371,6 +371,8 @@ class CPort(ctypes.Structure):
         ("put_frame", PUT_FRAME),
         ("user_data", ctypes.c_void_p),
         ("name", ctypes.c_char_p),
+        ("get_frame_batch", ctypes.c_void_p),  # optional (tick_batch.h); NULL here
+        ("put_frame_batch", ctypes.c_void_p),
     ]
 
 

@@ -25,12 +25,16 @@
  *     converter per (source, rate) with our converter's design, allocated when such a connection
  *     is made. A sink joins when its own converter's history equals the shared one's (which it
  *     does one tick after it starts hearing the source alone: a 20 ms frame is longer than the
- *     filters) and leaves with the shared converter's history copied back into its own.
+ *     filters) and leaves with the shared converter's history copied back into its own;
+ *   - ports whose codec codes several streams in one pass (G.722) hand their decodes and encodes
+ *     to the tick's batch (tick_batch.h: get_frame_batch/put_frame_batch), which runs them
+ *     together between the tick's phases: the same bytes and samples, stream by stream.
  * A connection between two ports at the same rate other than the mixer's still goes up and down
  * (the filters' delay and response are part of what the general path gives).
  */
 #include "mixer.h"
 #include "resample.h"
+#include "tick_batch.h"
 
 #include <errno.h>
 #include <math.h>
@@ -108,6 +112,8 @@ typedef struct slot {
     int32_t gain[2];
     uint32_t rx_peak, tx_peak;
     uint64_t rx_sumsq, tx_sumsq;
+    int16_t *rx_into; /* where the source's get_frame wrote this tick (read_source_start) */
+    int rx_status;    /* what it returned */
 } slot_t;
 
 struct media_mixer {
@@ -124,6 +130,7 @@ struct media_mixer {
     SpeexEchoState *ec;
     int16_t *ec_play; /* what the device played on the previous tick */
     int16_t *ec_out;
+    tick_batch_t batch; /* the codec work the ports leave during a tick (tick_batch.h) */
     media_mixer_stats_t stats;
 };
 
@@ -465,7 +472,8 @@ int media_mixer_create(uint32_t clock_rate, uint32_t frame_ms, uint32_t slot_cou
     m->acc = calloc(m->spf, sizeof(int32_t));
     m->mix = calloc(m->spf, sizeof(int16_t));
     if (m->slots == NULL || m->sources == NULL || m->acc == NULL || m->mix == NULL ||
-        pthread_mutex_init(&m->lock, NULL) != 0) {
+        tick_batch_init(&m->batch, m->total) != 0 || pthread_mutex_init(&m->lock, NULL) != 0) {
+        tick_batch_free(&m->batch);
         free(m->slots);
         free(m->sources);
         free(m->acc);
@@ -492,6 +500,7 @@ void media_mixer_destroy(media_mixer_t *m)
     free(m->ec_play);
     free(m->ec_out);
     pthread_mutex_destroy(&m->lock);
+    tick_batch_free(&m->batch);
     free(m->slots);
     free(m->sources);
     free(m->acc);
@@ -888,28 +897,45 @@ static void read_unheard(media_mixer_t *m, slot_t *sl, const int16_t *in)
     sl->rx_sumsq = sl->rx_sumsq * m->spf / c->spf;
 }
 
-static void read_source(media_mixer_t *m, uint32_t s)
+static inline int is_unheard(const media_mixer_t *m, const slot_t *sl, uint32_t s)
+{
+    return m->shortcuts && !sl->heard && sl->res.rx.backlog != NULL && s != MEDIA_MIXER_DEVICE_SLOT;
+}
+
+/* A source's frame, first half: the port's get_frame, which may leave its decode in the batch. */
+static void read_source_start(media_mixer_t *m, uint32_t s)
+{
+    slot_t *sl = &m->slots[s];
+    const conv_t *c = &sl->res.rx;
+    int16_t *into = c->identity ? sl->res.frame : sl->res.io;
+
+    if (is_unheard(m, sl, s) && c->channels == 1)
+        into = c->backlog + (size_t)c->backlog_next * c->spf; /* no copy */
+    sl->rx_into = into;
+    if (m->shortcuts && sl->src->get_frame_batch)
+        sl->rx_status = sl->src->get_frame_batch(sl->src, into, c->spf, &m->batch);
+    else
+        sl->rx_status = sl->src->get_frame(sl->src, into, c->spf);
+}
+
+/* ... second half, once the batch's decodes have run: conversion, echo cancelling, gain, levels. */
+static void read_source_finish(media_mixer_t *m, uint32_t s)
 {
     slot_t *sl = &m->slots[s];
     slot_res_t *r = &sl->res;
     conv_t *c = &r->rx;
-    int unheard = m->shortcuts && !sl->heard && c->backlog != NULL && s != MEDIA_MIXER_DEVICE_SLOT;
-    int16_t *into = c->identity ? r->frame : r->io;
-    int status;
+    int status = sl->rx_status;
 
     sl->active = 0;
     sl->rx_peak = 0;
     sl->rx_sumsq = 0;
-    if (unheard && c->channels == 1)
-        into = c->backlog + (size_t)c->backlog_next * c->spf; /* no copy */
-    status = sl->src->get_frame(sl->src, into, c->spf);
     if (status != MEDIA_PORT_OK) {
         if (status < 0)
             m->stats.get_errors++;
         return;
     }
-    if (unheard) {
-        read_unheard(m, sl, into);
+    if (is_unheard(m, sl, s)) {
+        read_unheard(m, sl, sl->rx_into);
         return;
     }
     if (!c->identity) {
@@ -968,6 +994,13 @@ static shared_conv_t *shared_output(media_mixer_t *m, slot_t *sl, int single, ui
     return e;
 }
 
+static inline int put_frame(media_mixer_t *m, media_port_t *port, const int16_t *pcm, uint32_t n)
+{
+    if (m->shortcuts && port->put_frame_batch)
+        return port->put_frame_batch(port, pcm, n, &m->batch);
+    return port->put_frame(port, pcm, n);
+}
+
 static void write_sink(media_mixer_t *m, uint32_t d, uint64_t now)
 {
     slot_t *sl = &m->slots[d];
@@ -1019,19 +1052,19 @@ static void write_sink(media_mixer_t *m, uint32_t d, uint64_t now)
     if (heard != 1 || sl->gain[MEDIA_MIXER_TX] != UNITY_GAIN)
         single = -1;
     if (sl->res.tx.identity) {
-        status = sl->dst->put_frame(sl->dst, out, n);
+        status = put_frame(m, sl->dst, out, n);
     } else if ((shared = shared_output(m, sl, single, now)) != NULL) {
         const conv_t *c = &sl->res.tx;
         if (c->channels == 2) {
             for (uint32_t i = 0; i < c->spf; i++)
                 sl->res.io[2 * i] = sl->res.io[2 * i + 1] = shared->out[i];
-            status = sl->dst->put_frame(sl->dst, sl->res.io, c->spf);
+            status = put_frame(m, sl->dst, sl->res.io, c->spf);
         } else {
-            status = sl->dst->put_frame(sl->dst, shared->out, c->spf);
+            status = put_frame(m, sl->dst, shared->out, c->spf);
         }
     } else {
         conv_out(m, &sl->res.tx, out, sl->res.io);
-        status = sl->dst->put_frame(sl->dst, sl->res.io, sl->res.tx.spf);
+        status = put_frame(m, sl->dst, sl->res.io, sl->res.tx.spf);
     }
     if (status < 0)
         m->stats.put_errors++;
@@ -1082,8 +1115,11 @@ void media_mixer_tick(media_mixer_t *m)
         next = next_port(m, s + 1, MEDIA_MIXER_RX);
         if (next < m->total)
             prefetch_port(m->slots[next].src);
-        read_source(m, s);
+        read_source_start(m, s);
     }
+    m->stats.batched_frames += tick_batch_run_decodes(&m->batch);
+    for (s = next_port(m, 0, MEDIA_MIXER_RX); s < m->total; s = next_port(m, s + 1, MEDIA_MIXER_RX))
+        read_source_finish(m, s);
     for (s = next_port(m, 0, MEDIA_MIXER_TX); s < m->total; s = next) {
         next = next_port(m, s + 1, MEDIA_MIXER_TX);
         if (next < m->total) {
@@ -1092,6 +1128,7 @@ void media_mixer_tick(media_mixer_t *m)
         }
         write_sink(m, s, now);
     }
+    m->stats.batched_frames += tick_batch_run_encodes(&m->batch);
     m->stats.ticks++;
     pthread_mutex_unlock(&m->lock);
 }

@@ -18,7 +18,8 @@
  * itself hears its own frame of the same tick.
  * mixer.c takes shortcuts that give the same samples with less work (a one-source sink without a
  * mixing pass, no conversion for a source nobody hears, one conversion per source and rate shared
- * by its one-source listeners); media_mixer_set_shortcuts(mixer, 0) turns them off.
+ * by its one-source listeners, several streams' codec work in one pass);
+ * media_mixer_set_shortcuts(mixer, 0) turns them off.
  *
  * Threads: media_mixer_tick() may be called from any one thread at a time (the clock thread, or a
  * sound device callback). Every other function may be called from any thread; they take the
@@ -81,6 +82,7 @@ typedef struct media_mixer_stats {
     uint64_t resample_short;  /* frames the resampler could not fill entirely (zero-padded) */
     uint64_t unheard_frames;  /* source frames nobody heard: taken into the converter's history only */
     uint64_t shared_frames;   /* sink frames a shared converter had already converted this tick */
+    uint64_t batched_frames;  /* decodes and encodes the ports left in the tick's batch (tick_batch.h) */
 } media_mixer_stats_t;
 
 const char *media_mixer_strerror(int status);
@@ -112,7 +114,7 @@ void media_mixer_set_muted(media_mixer_t *mixer, int muted); /* silences the dev
 int media_mixer_set_resampler(media_mixer_t *mixer, int kind);
 int media_mixer_resampler(const media_mixer_t *mixer);
 /* The mixer's shortcuts (mixer.c: one-source sinks, unheard sources, converters shared per source
- * and rate) on (the default) or off; off gives the same samples the slow way (tests, benchmarks). */
+ * and rate, the codec batch of a tick) on (the default) or off; off gives the same samples the slow way (tests, benchmarks). */
 void media_mixer_set_shortcuts(media_mixer_t *mixer, int on);
 int media_mixer_shortcuts(media_mixer_t *mixer);
 /* Echo canceller between the device's playback and capture: tail in ms, 0 turns it off. */

@@ -25,6 +25,11 @@
  *     GIL, with the mixer's tick lock held: they must not block, sleep, take the GIL, call back
  *     into the mixer or take a lock that is held while calling into the mixer. They may post
  *     events (events.h).
+ *   - get_frame_batch / put_frame_batch (optional, NULL for most ports): the same calls with the
+ *     mixer's tick_batch_t (tick_batch.h), where a port whose codec codes several streams in one
+ *     pass may leave its decode or encode; the mixer uses them instead of get_frame / put_frame
+ *     when they are set. A frame whose decode was queued is complete once the mixer has run the
+ *     batch's decodes, before it reads any frame.
  *   - The port's memory belongs to whoever created it. The mixer never frees a port; the owner
  *     removes it from the mixer (mixer_remove_port) before freeing it. After mixer_remove_port()
  *     returns, the mixer does not touch the port again.
@@ -56,6 +61,10 @@ typedef struct media_port media_port_t;
 
 typedef int (*media_port_get_frame_fn)(media_port_t *port, int16_t *pcm, size_t n);
 typedef int (*media_port_put_frame_fn)(media_port_t *port, const int16_t *pcm, size_t n);
+typedef struct tick_batch tick_batch_t;
+typedef int (*media_port_get_frame_batch_fn)(media_port_t *port, int16_t *pcm, size_t n, tick_batch_t *batch);
+typedef int (*media_port_put_frame_batch_fn)(media_port_t *port, const int16_t *pcm, size_t n,
+                                             tick_batch_t *batch);
 
 struct media_port {
     uint32_t clock_rate;        /* samples per second per channel */
@@ -65,6 +74,8 @@ struct media_port {
     media_port_put_frame_fn put_frame; /* NULL: not a sink */
     void *user_data;            /* for the implementation */
     const char *name;           /* for logs and statistics; may be NULL */
+    media_port_get_frame_batch_fn get_frame_batch; /* optional (see above); needs get_frame */
+    media_port_put_frame_batch_fn put_frame_batch; /* optional; needs put_frame */
 };
 
 /* Fills the common fields; get/put/user_data are set by the caller. */
@@ -78,6 +89,8 @@ static inline void media_port_init(media_port_t *port, const char *name, uint32_
     port->put_frame = NULL;
     port->user_data = NULL;
     port->name = name;
+    port->get_frame_batch = NULL;
+    port->put_frame_batch = NULL;
 }
 
 /* Samples per channel in one frame of `frame_ms` milliseconds at `clock_rate`. */

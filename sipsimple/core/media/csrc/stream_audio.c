@@ -11,6 +11,7 @@
 #include "dtmf.h"
 #include "rtcp.h"
 #include "rtp.h"
+#include "tick_batch.h"
 
 #define IP_UDP_OVERHEAD 28.0       /* octets added to an RTCP packet's size for A.7 averages */
 #define MAX_PACKET_MS 120u         /* the longest packet we decode (Opus: 120 ms) */
@@ -73,6 +74,8 @@ struct stream_audio {
     dtmf_sender_t dtmf_tx;
     cn_vad_t vad;
     int tx_silent;                /* the input is silent: SIDs only */
+    uint64_t tx_queued_at;        /* the clock when the packet whose encode is in the batch was due */
+    int tx_queued;                /* an encode of ours is in the batch (never two: a state per job) */
     uint8_t sid_level;            /* of the last SID sent */
     uint32_t sid_age_ms;          /* since it was sent */
 
@@ -86,6 +89,10 @@ struct stream_audio {
     int comfort_noise;            /* a SID was played last: pauses and losses are comfort noise */
     cn_generator_t cng;
     play_counters_t play;
+    /* the frame whose decode is in the mixer's batch (frame_decoded) */
+    int16_t *rx_queued_pcm;       /* NULL: none queued (never two: a state per job) */
+    uint32_t rx_queued_n;
+    uint16_t rx_queued_sequence;
 
     /* receiving and RTCP: rx_lock (the I/O thread) */
     pthread_mutex_t rx_lock __attribute__((aligned(CACHE_LINE)));
@@ -172,49 +179,15 @@ static int is_silent(stream_audio_t *s, const int16_t *pcm, double *level_db)
     return !cn_vad_update(&s->vad, *level_db);
 }
 
-/* One packet's worth of PCM at pcm (tx_lock held). */
-static void send_packet(stream_audio_t *s, const int16_t *pcm, uint64_t now)
+/* The RTP packet of `length` bytes in tx_packet (negative: it could not be written) goes out. */
+static void transmit(stream_audio_t *s, int length, int payload_length)
 {
-    uint8_t *buf = s->tx_packet;
-    size_t cap = sizeof s->tx_packet - STREAM_TRANSFORM_OVERHEAD;
-    dtmf_packet_t event;
-    int length, payload_length;
-    double level_db;
-
-    if (s->dtmf_payload_type >= 0 &&
-        dtmf_sender_tick(&s->dtmf_tx, s->sender.timestamp, s->packet_units, &event) == DTMF_TX_PACKET) {
-        length = rtp_sender_write_at(&s->sender, buf, cap, (uint8_t)s->dtmf_payload_type, event.marker,
-                                     event.timestamp, event.payload, DTMF_PAYLOAD_SIZE, now);
-        rtp_sender_skip(&s->sender, s->packet_units, 1);
-        payload_length = DTMF_PAYLOAD_SIZE;
-        STREAM_COUNT(s->txc.dtmf_packets);
-    } else if (s->silence_detection && is_silent(s, pcm, &level_db)) {
-        send_silence(s, level_db, now);
-        return;
-    } else {
-        s->tx_silent = 0;
-        payload_length = media_codec_encode(s->encoder, pcm, s->packet_samples, buf + RTP_HEADER_SIZE,
-                                            cap - RTP_HEADER_SIZE);
-        if (payload_length < 0) {
-            STREAM_COUNT(s->txc.errors);
-            rtp_sender_skip(&s->sender, s->packet_units, 1);
-            return;
-        }
-        if (payload_length <= 2 && s->dtx) {
-            /* Opus DTX: nothing worth sending; the gap tells the receiver */
-            STREAM_COUNT(s->txc.dtx_frames);
-            rtp_sender_skip(&s->sender, s->packet_units, 1);
-            return;
-        }
-        length = rtp_sender_write(&s->sender, buf, cap, -1, buf + RTP_HEADER_SIZE, (size_t)payload_length,
-                                  s->packet_units, now);
-    }
     if (length < 0) {
         STREAM_COUNT(s->txc.errors);
         return;
     }
-    if (stream_transport_send(s->transport, STREAM_COMPONENT_RTP, buf, (size_t)length, sizeof s->tx_packet) ==
-        STREAM_OK) {
+    if (stream_transport_send(s->transport, STREAM_COMPONENT_RTP, s->tx_packet, (size_t)length,
+                              sizeof s->tx_packet) == STREAM_OK) {
         STREAM_COUNT(s->txc.packets);
         STREAM_COUNT_ADD(s->txc.bytes, (uint64_t)payload_length);
     } else {
@@ -222,7 +195,79 @@ static void send_packet(stream_audio_t *s, const int16_t *pcm, uint64_t now)
     }
 }
 
-static int put_frame(media_port_t *port, const int16_t *pcm, size_t n)
+#define TX_CAP (sizeof(((stream_audio_t *)0)->tx_packet) - STREAM_TRANSFORM_OVERHEAD)
+
+/* The encoder wrote `payload_length` bytes (or failed) after the RTP header's room in tx_packet
+ * (tx_lock held). */
+static void send_encoded(stream_audio_t *s, int payload_length, uint64_t now)
+{
+    uint8_t *buf = s->tx_packet;
+
+    if (payload_length < 0) {
+        STREAM_COUNT(s->txc.errors);
+        rtp_sender_skip(&s->sender, s->packet_units, 1);
+        return;
+    }
+    if (payload_length <= 2 && s->dtx) {
+        /* Opus DTX: nothing worth sending; the gap tells the receiver */
+        STREAM_COUNT(s->txc.dtx_frames);
+        rtp_sender_skip(&s->sender, s->packet_units, 1);
+        return;
+    }
+    transmit(s,
+             rtp_sender_write(&s->sender, buf, TX_CAP, -1, buf + RTP_HEADER_SIZE, (size_t)payload_length,
+                              s->packet_units, now),
+             payload_length);
+}
+
+/* The batch has run the encode that send_packet() left there: the packet goes out now, unless the
+ * stream stopped in the meantime (stream_audio_stop promises no packet after it returns). */
+static void packet_encoded(void *owner, int payload_length)
+{
+    stream_audio_t *s = owner;
+    pthread_mutex_lock(&s->tx_lock);
+    s->tx_queued = 0;
+    if (__atomic_load_n(&s->running, __ATOMIC_ACQUIRE))
+        send_encoded(s, payload_length, s->tx_queued_at);
+    pthread_mutex_unlock(&s->tx_lock);
+}
+
+/* One packet's worth of PCM at pcm (tx_lock held). With a batch (the mixer's, when the encoder
+ * codes several streams in one pass), pcm is tx_pcm or a frame copied there, and the encode may be
+ * left in the batch: packet_encoded() then sends. */
+static void send_packet(stream_audio_t *s, const int16_t *pcm, uint64_t now, tick_batch_t *batch)
+{
+    uint8_t *buf = s->tx_packet;
+    dtmf_packet_t event;
+    double level_db;
+
+    if (s->dtmf_payload_type >= 0 &&
+        dtmf_sender_tick(&s->dtmf_tx, s->sender.timestamp, s->packet_units, &event) == DTMF_TX_PACKET) {
+        int length = rtp_sender_write_at(&s->sender, buf, TX_CAP, (uint8_t)s->dtmf_payload_type, event.marker,
+                                         event.timestamp, event.payload, DTMF_PAYLOAD_SIZE, now);
+        rtp_sender_skip(&s->sender, s->packet_units, 1);
+        STREAM_COUNT(s->txc.dtmf_packets);
+        transmit(s, length, DTMF_PAYLOAD_SIZE);
+    } else if (s->silence_detection && is_silent(s, pcm, &level_db)) {
+        send_silence(s, level_db, now);
+    } else {
+        media_codec_encode_job job = {s->encoder, s->tx_pcm, s->packet_samples, buf + RTP_HEADER_SIZE,
+                                      TX_CAP - RTP_HEADER_SIZE, 0, NULL};
+        s->tx_silent = 0;
+        if (batch != NULL && !s->tx_queued && media_codec_has_batch(s->encoder, MEDIA_CODEC_ENCODER)) {
+            if (pcm != s->tx_pcm)
+                memcpy(s->tx_pcm, pcm, s->packet_samples * sizeof *pcm);
+            if (tick_batch_queue_encode(batch, &job, packet_encoded, s) == 0) {
+                s->tx_queued = 1;
+                s->tx_queued_at = now;
+                return;
+            }
+        }
+        send_encoded(s, media_codec_encode(s->encoder, pcm, job.n, job.out, job.cap), now);
+    }
+}
+
+static int put_frame_into(media_port_t *port, const int16_t *pcm, size_t n, tick_batch_t *batch)
 {
     stream_audio_t *s = port->user_data;
     if (!__atomic_load_n(&s->running, __ATOMIC_ACQUIRE))
@@ -244,7 +289,7 @@ static int put_frame(media_port_t *port, const int16_t *pcm, size_t n)
     }
     uint64_t now = stream_clock_now(s->clock);
     if (s->tx_fill == 0 && n == s->packet_samples) {
-        send_packet(s, pcm, now); /* the usual case: one frame, one packet, no copy */
+        send_packet(s, pcm, now, batch); /* the usual case: one frame, one packet */
     } else {
         size_t offset = 0;
         while (offset < n) {
@@ -255,13 +300,23 @@ static int put_frame(media_port_t *port, const int16_t *pcm, size_t n)
             s->tx_fill += (uint32_t)take;
             offset += take;
             if (s->tx_fill == s->packet_samples) {
-                send_packet(s, s->tx_pcm, now);
+                send_packet(s, s->tx_pcm, now, NULL); /* tx_pcm is refilled at once */
                 s->tx_fill = 0;
             }
         }
     }
     pthread_mutex_unlock(&s->tx_lock);
     return MEDIA_PORT_OK;
+}
+
+static int put_frame(media_port_t *port, const int16_t *pcm, size_t n)
+{
+    return put_frame_into(port, pcm, n, NULL);
+}
+
+static int put_frame_batch(media_port_t *port, const int16_t *pcm, size_t n, tick_batch_t *batch)
+{
+    return put_frame_into(port, pcm, n, batch);
 }
 
 /* ---- play-out (the mixer's thread) ----------------------------------------------------------- */
@@ -440,7 +495,26 @@ static int consume(stream_audio_t *s, int kind, const jbuf_frame_t *f)
     }
 }
 
-static int get_frame(media_port_t *port, int16_t *pcm, size_t n)
+/* The batch has run the decode that get_frame_into() left there (straight into the mixer's
+ * buffer): the same accounting as a decode done at once, and concealment where it failed. */
+static void frame_decoded(void *owner, int samples)
+{
+    stream_audio_t *s = owner;
+    int16_t *pcm = s->rx_queued_pcm;
+
+    s->rx_queued_pcm = NULL;
+    played(s, s->rx_queued_sequence);
+    s->comfort_noise = 0;
+    if (samples == (int)s->rx_queued_n) {
+        STREAM_COUNT(s->play.decoded);
+        return;
+    }
+    STREAM_COUNT(s->play.decode_errors);
+    if (media_codec_conceal(s->decoder, pcm, s->rx_queued_n) != (int)s->rx_queued_n)
+        memset(pcm, 0, s->rx_queued_n * sizeof *pcm);
+}
+
+static int get_frame_into(media_port_t *port, int16_t *pcm, size_t n, tick_batch_t *batch)
 {
     stream_audio_t *s = port->user_data;
     jbuf_frame_t f;
@@ -460,12 +534,22 @@ static int get_frame(media_port_t *port, int16_t *pcm, size_t n)
         /* the usual case: one packet is one frame, decoded straight into the mixer's buffer */
         kind = jbuf_get(s->jbuf, now, s->payload, sizeof s->payload, &f);
         if (kind == JBUF_FRAME && !(f.flags & JBUF_F_CNG) && s->duration_from_payload &&
-            s->decoder->codec->decoded_bound(s->decoder, s->payload, f.length) == n &&
-            media_codec_decode(s->decoder, s->payload, f.length, pcm, n) == (int)n) {
-            played(s, f.sequence);
-            s->comfort_noise = 0;
-            STREAM_COUNT(s->play.decoded);
-            return MEDIA_PORT_OK;
+            s->decoder->codec->decoded_bound(s->decoder, s->payload, f.length) == n) {
+            media_codec_decode_job job = {s->decoder, s->payload, f.length, pcm, n, 0, NULL};
+            if (batch != NULL && s->rx_queued_pcm == NULL &&
+                media_codec_has_batch(s->decoder, MEDIA_CODEC_DECODER) &&
+                tick_batch_queue_decode(batch, &job, frame_decoded, s) == 0) {
+                s->rx_queued_sequence = f.sequence;
+                s->rx_queued_pcm = pcm;
+                s->rx_queued_n = (uint32_t)n;
+                return MEDIA_PORT_OK; /* complete when the mixer has run the batch */
+            }
+            if (media_codec_decode(s->decoder, s->payload, f.length, pcm, n) == (int)n) {
+                played(s, f.sequence);
+                s->comfort_noise = 0;
+                STREAM_COUNT(s->play.decoded);
+                return MEDIA_PORT_OK;
+            }
         }
         if (!consume(s, kind, &f)) {
             STREAM_COUNT(s->play.silent);
@@ -484,6 +568,16 @@ static int get_frame(media_port_t *port, int16_t *pcm, size_t n)
     if (s->rx_fill)
         memmove(s->rx_pcm, s->rx_pcm + n, s->rx_fill * sizeof *pcm);
     return MEDIA_PORT_OK;
+}
+
+static int get_frame(media_port_t *port, int16_t *pcm, size_t n)
+{
+    return get_frame_into(port, pcm, n, NULL);
+}
+
+static int get_frame_batch(media_port_t *port, int16_t *pcm, size_t n, tick_batch_t *batch)
+{
+    return get_frame_into(port, pcm, n, batch);
 }
 
 /* ---- receiving (the I/O thread) -------------------------------------------------------------- */
@@ -762,6 +856,8 @@ int stream_audio_create(const stream_audio_config_t *config, stream_transport_t 
     media_port_init(&s->port, "rtp-audio", s->rate, 1, s->frame_samples);
     s->port.get_frame = get_frame;
     s->port.put_frame = put_frame;
+    s->port.get_frame_batch = get_frame_batch;
+    s->port.put_frame_batch = put_frame_batch;
     s->port.user_data = s;
 
     s->tx_pcm = calloc(s->packet_samples, sizeof *s->tx_pcm);

@@ -39,6 +39,7 @@ cdef extern from "mixer.h" nogil:
         uint64_t resample_short
         uint64_t unheard_frames
         uint64_t shared_frames
+        uint64_t batched_frames
 
     const char *media_mixer_strerror(int status)
     int media_mixer_create(uint32_t clock_rate, uint32_t frame_ms, uint32_t slot_count, media_mixer_t **out)
