@@ -5,10 +5,11 @@ driven by its clock thread in real time. A looping speech-like source in the mix
 stream, so every stream encodes, packetises and sends one packet per ptime (from the mixer's
 thread), and the mixer pulls every stream's decoded audio (jitter buffer, decoder, concealment) on
 every tick, resampling where the codec's rate differs from the mixer's (with the mixer's shortcuts:
-the source is converted once per tick for all streams at a rate, and the streams' own audio, which
-nobody hears, is not converted; --no-shortcuts converts every stream both ways). The I/O thread receives the
-datagrams (epoll + recvmmsg), parses RTP and fills the jitter buffers; RTCP runs on its A.7
-schedule. With --srtp every transport protects and unprotects with an SRTPSession
+the source is converted once per tick for all streams at a rate, the streams' own audio, which
+nobody hears, is not converted, and G.722 streams are coded four per pass through the tick's codec
+batch; --no-shortcuts converts every stream both ways and codes one stream at a time). The I/O
+thread receives the datagrams (epoll + recvmmsg), parses RTP and fills the jitter buffers; RTCP
+runs on its A.7 schedule. With --srtp every transport protects and unprotects with an SRTPSession
 (AES_CM_128_HMAC_SHA1_80, SDES-style keys).
 
 --no-network measures the engine's processing alone: two memory transports per call hand packets

@@ -251,8 +251,8 @@ static void send_packet(stream_audio_t *s, const int16_t *pcm, uint64_t now, tic
     } else if (s->silence_detection && is_silent(s, pcm, &level_db)) {
         send_silence(s, level_db, now);
     } else {
-        media_codec_encode_job job = {s->encoder, s->tx_pcm, s->packet_samples, buf + RTP_HEADER_SIZE,
-                                      TX_CAP - RTP_HEADER_SIZE, 0, NULL};
+        media_codec_encode_job job = {.state = s->encoder, .pcm = s->tx_pcm, .n = s->packet_samples,
+                                      .out = buf + RTP_HEADER_SIZE, .cap = TX_CAP - RTP_HEADER_SIZE};
         s->tx_silent = 0;
         if (batch != NULL && !s->tx_queued && media_codec_has_batch(s->encoder, MEDIA_CODEC_ENCODER)) {
             if (pcm != s->tx_pcm)
@@ -535,7 +535,8 @@ static int get_frame_into(media_port_t *port, int16_t *pcm, size_t n, tick_batch
         kind = jbuf_get(s->jbuf, now, s->payload, sizeof s->payload, &f);
         if (kind == JBUF_FRAME && !(f.flags & JBUF_F_CNG) && s->duration_from_payload &&
             s->decoder->codec->decoded_bound(s->decoder, s->payload, f.length) == n) {
-            media_codec_decode_job job = {s->decoder, s->payload, f.length, pcm, n, 0, NULL};
+            media_codec_decode_job job = {.state = s->decoder, .payload = s->payload, .len = f.length,
+                                          .pcm = pcm, .cap = n};
             if (batch != NULL && s->rx_queued_pcm == NULL &&
                 media_codec_has_batch(s->decoder, MEDIA_CODEC_DECODER) &&
                 tick_batch_queue_decode(batch, &job, frame_decoded, s) == 0) {
