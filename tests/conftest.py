@@ -10,7 +10,8 @@ import pytest
 
 from sipsimple.configuration import ConfigurationManager
 from sipsimple.configuration.backend.memory import MemoryBackend
-from sipsimple.notification import Notification, NotificationCenter
+from sipsimple.notification import NotificationCenter
+from tests.support.notifications import NotificationRecorder
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -18,25 +19,6 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 def corpora_directory() -> Path:
     """Where the shared RFC corpora live (``SIPSIMPLE_CORPORA`` overrides); may not exist."""
     return Path(os.environ.get("SIPSIMPLE_CORPORA", REPOSITORY.parent / "shared" / "corpora"))
-
-
-class NotificationRecorder:
-    """An observer that keeps every notification it receives."""
-
-    def __init__(self) -> None:
-        self.notifications: list[Notification] = []
-
-    def handle_notification(self, notification: Notification) -> None:
-        self.notifications.append(notification)
-
-    def names(self) -> list[str]:
-        return [n.name for n in self.notifications]
-
-    def named(self, name: str) -> list[Notification]:
-        return [n for n in self.notifications if n.name == name]
-
-    def clear(self) -> None:
-        self.notifications.clear()
 
 
 @pytest.fixture(autouse=True)

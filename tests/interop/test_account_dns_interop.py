@@ -21,12 +21,13 @@ from typing import Any
 import pytest
 
 from sipsimple.account import Account
-from sipsimple.notification import NotificationCenter
 from sipsimple.util import Route
+from tests.support.notifications import NotificationRecorder
+from tests.support.wait import wait_for
 
 from .peers.certs import TestCA
 from .peers.dnsmasq import A, Naptr, Srv
-from .test_account_interop import WAIT, Recorder, running_application, start, wait_for
+from .test_account_interop import WAIT, running_application, start
 
 pytestmark = pytest.mark.interop
 
@@ -74,7 +75,12 @@ def create_account(application: Any, aor: str, password: str) -> Any:
 
 @pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])
 def test_an_account_found_through_naptr_and_srv_fails_over_to_the_second_target(
-    transport: str, kamailio: Any, dnsmasq: Any, test_ca: TestCA, tmp_path: Path
+    transport: str,
+    kamailio: Any,
+    dnsmasq: Any,
+    test_ca: TestCA,
+    tmp_path: Path,
+    recorder: NotificationRecorder,
 ) -> None:
     _, srv_prefix, features = SERVICES[transport]
     srv_name = f"{srv_prefix}.{DOMAIN}"
@@ -84,8 +90,6 @@ def test_an_account_found_through_naptr_and_srv_fails_over_to_the_second_target(
     settings: dict[str, Any] = {"sip": {"transport_list": [transport]}, "logs": {"trace_sip": "true"}}
     if transport == "tls":
         settings["tls"] = tls_settings(test_ca, tmp_path)
-    recorder = Recorder()
-    NotificationCenter().add_observer(recorder)
     with running_application(
         {"register_timeout": 10.0},
         {"t1": 0.05},  # Timer F = 3.2 s: the dead UDP target is given up well within the 10 s
@@ -93,13 +97,14 @@ def test_an_account_found_through_naptr_and_srv_fails_over_to_the_second_target(
         dns_port=zone.port,
     ) as application:
         start(application, recorder, {"SIPSimpleSettings": settings})
-        assert recorder.count("SIPApplicationFailedToStartTLS") == 0
+        assert not recorder.named("SIPApplicationFailedToStartTLS")
         account = create_account(application, f"alice@{DOMAIN}", server.users["alice"].password)
-        wait_for(lambda: recorder.count("SIPAccountRegistrationDidSucceed"), what="the registration")
-        assert recorder.count("SIPAccountRegistrationDidFail") == 0  # the failover is inside one REGISTER
+        wait_for(
+            lambda: recorder.named("SIPAccountRegistrationDidSucceed"), what="the registration", timeout=WAIT
+        )
+        assert not recorder.named("SIPAccountRegistrationDidFail")  # the failover is inside one REGISTER
 
-        with recorder.lock:
-            notifications = list(recorder.notifications)
+        notifications = recorder.snapshot()
         lookup = next(n.data.result for n in notifications if n.name == "DNSLookupDidSucceed")
         tls_name = DOMAIN if transport == "tls" else None
         assert lookup == [
@@ -126,13 +131,13 @@ def test_an_account_found_through_naptr_and_srv_fails_over_to_the_second_target(
         contact = str(account.contact[succeeded.registrar])
         assert [b.contact for b in server.location().get("alice", [])] == [contact]
         application.stop()
-        wait_for(lambda: recorder.count("SIPApplicationDidEnd"), what="the application to end")
-        assert recorder.count("SIPAccountRegistrationDidEnd") == 1
+        wait_for(lambda: recorder.named("SIPApplicationDidEnd"), what="the application to end", timeout=WAIT)
+        assert len(recorder.named("SIPAccountRegistrationDidEnd")) == 1
     assert server.location() == {}
 
 
 def test_over_tls_the_certificate_must_be_valid_for_the_sip_domain(
-    kamailio: Any, dnsmasq: Any, test_ca: TestCA, tmp_path: Path
+    kamailio: Any, dnsmasq: Any, test_ca: TestCA, tmp_path: Path, recorder: NotificationRecorder
 ) -> None:
     """The same zone for another domain (elsewhere.test), pointing at the same Kamailio, whose
     certificate is for example.test only: both targets fail the TLS check, the REGISTER fails, and
@@ -141,24 +146,25 @@ def test_over_tls_the_certificate_must_be_valid_for_the_sip_domain(
     assert server.tls_port is not None
     zone = dnsmasq(records=zone_records("elsewhere.test", "tls", server.tls_port), domain="elsewhere.test")
     settings = {"sip": {"transport_list": ["tls"]}, "tls": tls_settings(test_ca, tmp_path)}
-    recorder = Recorder()
-    NotificationCenter().add_observer(recorder)
     with running_application(
         {"register_timeout": 10.0}, dns_nameservers=["127.0.0.1"], dns_port=zone.port
     ) as application:
         start(application, recorder, {"SIPSimpleSettings": settings})
         create_account(application, "alice@elsewhere.test", server.users["alice"].password)
-        wait_for(lambda: recorder.count("SIPAccountRegistrationDidFail"), what="the failed registration")
-        with recorder.lock:
-            failed = next(n.data for n in recorder.notifications if n.name == "SIPAccountRegistrationDidFail")
+        wait_for(
+            lambda: recorder.named("SIPAccountRegistrationDidFail"),
+            what="the failed registration",
+            timeout=WAIT,
+        )
+        failed = recorder.named("SIPAccountRegistrationDidFail")[0].data
         assert failed.error.startswith("503 Cannot reach tls:127.0.0.1:")  # the last target tried
         assert "certificate is not valid for 'elsewhere.test'" in failed.error
-        assert recorder.count("SIPAccountRegistrationDidSucceed") == 0
+        assert not recorder.named("SIPAccountRegistrationDidSucceed")
     assert server.location() == {}
 
 
 def test_a_registrar_domain_pointing_to_nonsense_fails_with_the_dns_reason(
-    kamailio: Any, dnsmasq: Any
+    kamailio: Any, dnsmasq: Any, recorder: NotificationRecorder
 ) -> None:
     """The only SRV record of the UDP service has target '.' (not offered; the domain's own A record
     must not be used instead): the registration fails with DidFail, whose error says what is wrong
@@ -166,14 +172,15 @@ def test_a_registrar_domain_pointing_to_nonsense_fails_with_the_dns_reason(
     server = kamailio(features=("auth",))
     zone = dnsmasq(records=[Srv(f"_sip._udp.{DOMAIN}", ".", 0, 0, 0), A(DOMAIN, "127.0.0.1")])
     settings = {"sip": {"transport_list": ["udp"]}, "logs": {"trace_sip": "true"}}
-    recorder = Recorder()
-    NotificationCenter().add_observer(recorder)
     with running_application(dns_nameservers=["127.0.0.1"], dns_port=zone.port) as application:
         start(application, recorder, {"SIPSimpleSettings": settings})
         create_account(application, f"alice@{DOMAIN}", server.users["alice"].password)
-        wait_for(lambda: recorder.count("SIPAccountRegistrationDidFail"), what="the failed registration")
-        with recorder.lock:
-            notifications = list(recorder.notifications)
+        wait_for(
+            lambda: recorder.named("SIPAccountRegistrationDidFail"),
+            what="the failed registration",
+            timeout=WAIT,
+        )
+        notifications = recorder.snapshot()
         failed = next(n.data for n in notifications if n.name == "SIPAccountRegistrationDidFail")
         assert failed.error.startswith(
             "503 Cannot resolve sip:example.test;transport=udp: no SIP server found"

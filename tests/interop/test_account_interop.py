@@ -10,9 +10,7 @@ through DNS, with failover, is in test_account_dns_interop.py, which uses the he
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,40 +20,16 @@ from sipsimple.account import Account, AccountManagerBase, RegistrationBackoff
 from sipsimple.application import SIPApplicationBase
 from sipsimple.configuration import ConfigurationManager
 from sipsimple.core.engine import SIPEngine
-from sipsimple.notification import Notification, NotificationCenter
+from sipsimple.notification import Notification
 from sipsimple.storage import MemoryStorage
 from sipsimple.threading import TwistedThread
+from tests.support.notifications import NotificationRecorder
 from tests.support.reactor import fresh_reactor
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.interop
 
 WAIT = 15.0
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.notifications: list[Notification] = []
-
-    def handle_notification(self, notification: Notification) -> None:
-        with self.lock:
-            self.notifications.append(notification)
-
-    def count(self, name: str) -> int:
-        with self.lock:
-            return sum(1 for n in self.notifications if n.name == name)
-
-    def names(self) -> list[str]:
-        with self.lock:
-            return [n.name for n in self.notifications]
-
-
-def wait_for(condition: Callable[[], object], timeout: float = WAIT, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        time.sleep(0.01)
 
 
 @contextmanager
@@ -87,12 +61,14 @@ def running_application(
             ConfigurationManager().stop()
 
 
-def start(application: SIPApplicationBase, recorder: Recorder, configuration: dict[str, Any]) -> None:
+def start(
+    application: SIPApplicationBase, recorder: NotificationRecorder, configuration: dict[str, Any]
+) -> None:
     """Start ``application`` on a MemoryStorage holding ``configuration`` and wait for DidStart."""
     storage = MemoryStorage()
     storage.configuration_backend.save(configuration)
     application.start(storage)
-    wait_for(lambda: recorder.count("SIPApplicationDidStart"), what="the application to start")
+    wait_for(lambda: recorder.named("SIPApplicationDidStart"), what="the application to start", timeout=WAIT)
 
 
 UDP_ONLY = {"SIPSimpleSettings": {"sip": {"transport_list": ["udp"]}}}
@@ -106,11 +82,9 @@ def app() -> Iterator[SIPApplicationBase]:
         yield application
 
 
-def test_an_account_survives_a_kamailio_restart_and_stop_unregisters_it(app, kamailio):
+def test_an_account_survives_a_kamailio_restart_and_stop_unregisters_it(app, kamailio, recorder):
     server = kamailio(features=("auth",))
     server.rpc("cfg.set_now_int", "registrar", "min_expires", 1)
-    recorder = Recorder()
-    NotificationCenter().add_observer(recorder)
     start(app, recorder, UDP_ONLY)
 
     def create() -> Any:
@@ -123,34 +97,37 @@ def test_an_account_survives_a_kamailio_restart_and_stop_unregisters_it(app, kam
         return account
 
     account = app.twisted_thread.call_and_wait(create, timeout=WAIT)
-    wait_for(lambda: recorder.count("SIPAccountRegistrationDidSucceed"), what="the first registration")
+    wait_for(
+        lambda: recorder.named("SIPAccountRegistrationDidSucceed"),
+        what="the first registration",
+        timeout=WAIT,
+    )
     contact = str(account.contact["udp"])
     assert [b.contact for b in server.location().get("alice", [])] == [contact]
 
     server.stop()
-    wait_for(lambda: recorder.count("SIPAccountRegistrationDidFail"), what="a failed refresh")
-    succeeded = recorder.count("SIPAccountRegistrationDidSucceed")
+    wait_for(lambda: recorder.named("SIPAccountRegistrationDidFail"), what="a failed refresh", timeout=WAIT)
+    succeeded = len(recorder.named("SIPAccountRegistrationDidSucceed"))
     server.restart()  # same ports, empty location table
     wait_for(
-        lambda: recorder.count("SIPAccountRegistrationDidSucceed") > succeeded,
+        lambda: len(recorder.named("SIPAccountRegistrationDidSucceed")) > succeeded,
         what="the account to register again by itself",
+        timeout=WAIT,
     )
-    wait_for(lambda: server.location().get("alice"), what="alice in the new location table")
+    wait_for(lambda: server.location().get("alice"), what="alice in the new location table", timeout=WAIT)
     assert [b.contact for b in server.location()["alice"]] == [contact]
 
     app.stop()
-    wait_for(lambda: recorder.count("SIPApplicationDidEnd"), what="the application to end")
+    wait_for(lambda: recorder.named("SIPApplicationDidEnd"), what="the application to end", timeout=WAIT)
     names = recorder.names()
     assert names.index("SIPAccountRegistrationDidEnd") < names.index("SIPApplicationDidEnd")
     assert server.location() == {}
 
 
-def test_stop_ends_in_bounded_time_when_kamailio_is_gone(app, kamailio):
+def test_stop_ends_in_bounded_time_when_kamailio_is_gone(app, kamailio, recorder):
     """Kamailio dies while the account is registered: ``stop()`` still ends, its unregistration
     bounded by ``unregister_timeout`` (2 s) and not by a UDP transaction's 32 s."""
     server = kamailio(features=("auth",))
-    recorder = Recorder()
-    NotificationCenter().add_observer(recorder)
     start(app, recorder, UDP_ONLY)
 
     def create() -> Any:
@@ -162,17 +139,19 @@ def test_stop_ends_in_bounded_time_when_kamailio_is_gone(app, kamailio):
         return account
 
     app.twisted_thread.call_and_wait(create, timeout=WAIT)
-    wait_for(lambda: recorder.count("SIPAccountRegistrationDidSucceed"), what="the registration")
+    wait_for(
+        lambda: recorder.named("SIPAccountRegistrationDidSucceed"), what="the registration", timeout=WAIT
+    )
     server.stop()
     app.stop()
     # well inside the 32 s a UDP transaction would take: the bound is 2 s + a 1 s guard
-    wait_for(lambda: recorder.count("SIPApplicationDidEnd"), timeout=10.0, what="the application to end")
+    wait_for(lambda: recorder.named("SIPApplicationDidEnd"), timeout=10.0, what="the application to end")
     names = recorder.names()
     assert "SIPAccountRegistrationDidEnd" not in names  # nobody confirmed the removal
     assert names.index("SIPAccountDidDeactivate") < names.index("SIPApplicationDidEnd")
 
 
-def test_the_bonjour_account_announces_itself_and_reports_its_neighbours():
+def test_the_bonjour_account_announces_itself_and_reports_its_neighbours(recorder):
     """With the BonjourAccount enabled (mDNS on 127.0.0.1 only), a peer publishing its own services
     is reported as a neighbour with the account as sender; the peer finds the account's contact, sees
     its display name change, and sees it go when the application stops."""
@@ -180,8 +159,6 @@ def test_the_bonjour_account_announces_itself_and_reports_its_neighbours():
     from sipsimple.account.bonjour import BonjourServices
     from sipsimple.core.sip.uri import SIPURI
 
-    recorder = Recorder()
-    NotificationCenter().add_observer(recorder)
     with running_application(
         {"bonjour_interfaces": ["127.0.0.1"]}, dns_nameservers=["127.0.0.1"]
     ) as application:
@@ -204,18 +181,12 @@ def test_the_bonjour_account_announces_itself_and_reports_its_neighbours():
         application.twisted_thread.call_and_wait(peer.start, timeout=WAIT)
 
         def added(sender: object, user: str) -> list[Notification]:
-            with recorder.lock:
-                return [
-                    n
-                    for n in recorder.notifications
-                    if n.name == "BonjourAccountDidAddNeighbour"
-                    and n.sender is sender
-                    and n.data.uri.user == user
-                ]
+            neighbours = recorder.named("BonjourAccountDidAddNeighbour", sender=sender)
+            return [n for n in neighbours if n.data.uri.user == user]
 
         contact_user = account.contact["udp"].user
-        wait_for(lambda: added(account, "peer"), what="the account to see the peer")
-        wait_for(lambda: added(peer_sender, contact_user), what="the peer to see the account")
+        wait_for(lambda: added(account, "peer"), what="the account to see the peer", timeout=WAIT)
+        wait_for(lambda: added(peer_sender, contact_user), what="the peer to see the account", timeout=WAIT)
         assert added(account, "peer")[0].data.display_name == "Peer"
         assert added(peer_sender, contact_user)[0].data.display_name == "Alice"
 
@@ -225,14 +196,12 @@ def test_the_bonjour_account_announces_itself_and_reports_its_neighbours():
 
         application.twisted_thread.call_and_wait(rename, timeout=WAIT)
         wait_for(
-            lambda: any(
-                n.name == "BonjourAccountDidUpdateNeighbour"
-                and n.sender is peer_sender
-                and n.data.display_name == "Alice B."
-                for n in list(recorder.notifications)
+            lambda: recorder.named(
+                "BonjourAccountDidUpdateNeighbour", sender=peer_sender, display_name="Alice B."
             ),
             what="the peer to see the new display name",
+            timeout=WAIT,
         )
         application.twisted_thread.call_and_wait(peer.stop, timeout=WAIT)
         application.stop()
-        wait_for(lambda: recorder.count("SIPApplicationDidEnd"), what="the application to end")
+        wait_for(lambda: recorder.named("SIPApplicationDidEnd"), what="the application to end", timeout=WAIT)

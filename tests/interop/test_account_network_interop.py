@@ -20,9 +20,10 @@ import pytest
 
 from sipsimple.account import Account, RegistrationBackoff
 from sipsimple.configuration.settings import SIPSimpleSettings
-from sipsimple.notification import NotificationCenter
+from tests.support.notifications import NotificationRecorder
+from tests.support.wait import wait_for
 
-from .test_account_interop import UDP_ONLY, WAIT, Recorder, running_application, start, wait_for
+from .test_account_interop import UDP_ONLY, WAIT, running_application, start
 
 pytestmark = pytest.mark.interop
 
@@ -33,10 +34,9 @@ def free_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def keepalive_answers(recorder: Recorder) -> list[Any]:
+def keepalive_answers(recorder: NotificationRecorder) -> list[Any]:
     """The answers to our OPTIONS that the engine received (from its SIP trace)."""
-    with recorder.lock:
-        traces = [n for n in recorder.notifications if n.name == "SIPEngineSIPTrace" and n.data.received]
+    traces = recorder.named("SIPEngineSIPTrace", received=True)
     return [
         t for t in traces if t.data.data.startswith(b"SIP/2.0 200 Keepalive") and b"OPTIONS" in t.data.data
     ]
@@ -51,10 +51,8 @@ def options_received(server: Any) -> int:
     raise AssertionError("Kamailio reports no core:rcv_requests_options statistic")
 
 
-def test_a_run_time_udp_port_change_moves_the_contact_and_keepalives_reach_kamailio(kamailio):
+def test_a_run_time_udp_port_change_moves_the_contact_and_keepalives_reach_kamailio(kamailio, recorder):
     server = kamailio(features=("auth",))
-    recorder = Recorder()
-    NotificationCenter().add_observer(recorder)
     manager_options = {
         "backoff": RegistrationBackoff(minimum=0.5, maximum=2.0),
         "register_timeout": 2.0,
@@ -73,31 +71,40 @@ def test_a_run_time_udp_port_change_moves_the_contact_and_keepalives_reach_kamai
             return account
 
         account = app.twisted_thread.call_and_wait(create, timeout=WAIT)
-        wait_for(lambda: recorder.count("SIPAccountRegistrationDidSucceed"), what="the first registration")
+        wait_for(
+            lambda: recorder.named("SIPAccountRegistrationDidSucceed"),
+            what="the first registration",
+            timeout=WAIT,
+        )
         old_contact = str(account.contact["udp"])
         assert [b.contact for b in server.location().get("alice", [])] == [old_contact]
 
         # keep-alives: Kamailio sees them and answers; the answers change nothing
         before = options_received(server)
-        wait_for(lambda: len(keepalive_answers(recorder)) >= 2, what="two keep-alive answers")
+        wait_for(lambda: len(keepalive_answers(recorder)) >= 2, what="two keep-alive answers", timeout=WAIT)
         assert options_received(server) >= before + 2
-        assert recorder.count("SIPAccountRegistrationDidSucceed") == 1
-        assert recorder.count("SIPAccountWillRegister") == 1
+        assert len(recorder.named("SIPAccountRegistrationDidSucceed")) == 1
+        assert len(recorder.named("SIPAccountWillRegister")) == 1
 
         # a new UDP port at run time: the location table follows
         port = free_udp_port()
         settings: Any = SIPSimpleSettings()
         settings.sip.udp_port = port
         settings.save()
-        wait_for(lambda: app.engine.local_udp_port == port, what="the UDP listener to move")
+        wait_for(lambda: app.engine.local_udp_port == port, what="the UDP listener to move", timeout=WAIT)
         new_contact = f"sip:{account.contact.username}@127.0.0.1:{port}"
         wait_for(
             lambda: [b.contact for b in server.location().get("alice", [])] == [new_contact],
             what="the new contact (alone) in Kamailio's location table",
+            timeout=WAIT,
         )
-        assert recorder.count("SIPAccountWillRegister") == 2  # a fresh Registration, at once
+        assert len(recorder.named("SIPAccountWillRegister")) == 2  # a fresh Registration, at once
         answered = len(keepalive_answers(recorder))
-        wait_for(lambda: len(keepalive_answers(recorder)) > answered, what="keep-alives from the new port")
+        wait_for(
+            lambda: len(keepalive_answers(recorder)) > answered,
+            what="keep-alives from the new port",
+            timeout=WAIT,
+        )
         app.stop()
-        wait_for(lambda: recorder.count("SIPApplicationDidEnd"), what="the application to end")
+        wait_for(lambda: recorder.named("SIPApplicationDidEnd"), what="the application to end", timeout=WAIT)
     assert server.location() == {}

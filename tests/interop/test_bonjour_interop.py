@@ -14,8 +14,6 @@ network events and bounded.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,12 +29,13 @@ from sipsimple.core.engine import SIPEngine
 from sipsimple.core.primitives import Message
 from sipsimple.core.sip.headers import FromHeader, RouteHeader, ToHeader
 from sipsimple.core.sip.uri import SIPURI, FrozenSIPURI
-from sipsimple.notification import Notification, NotificationCenter
 from sipsimple.storage import MemoryStorage
 from sipsimple.threading import TwistedThread
 from tests.account.test_notification_catalogue import COMPATIBILITY, DOCUMENTED, catalogue_problems
 from tests.interop.peers.bonjour_app import EVENT_WAIT, BonjourApp
+from tests.support.notifications import NotificationRecorder
 from tests.support.reactor import fresh_reactor
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.interop
 
@@ -44,37 +43,8 @@ TRANSPORTS = ["udp", "tcp"]
 TRANSPORT_OF_TYPE = {SERVICE_TYPES[t]: t for t in TRANSPORTS}
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.notifications: list[Notification] = []
-
-    def handle_notification(self, notification: Notification) -> None:
-        with self.lock:
-            self.notifications.append(notification)
-
-    def named(self, name: str, sender: object = None, **data: Any) -> list[Notification]:
-        with self.lock:
-            notifications = list(self.notifications)
-        return [
-            n
-            for n in notifications
-            if n.name == name
-            and (sender is None or n.sender is sender)
-            and all(getattr(n.data, key, None) == value for key, value in data.items())
-        ]
-
-
-def wait_for(condition: Callable[[], object], timeout: float = EVENT_WAIT, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        time.sleep(0.01)
-
-
 @contextmanager
-def alice_application(recorder: Recorder) -> Iterator[SIPApplicationBase]:
+def alice_application(recorder: NotificationRecorder) -> Iterator[SIPApplicationBase]:
     """Alice: a started SIPApplicationBase whose BonjourAccount is enabled, mDNS on 127.0.0.1."""
     ConfigurationManager().stop()
     with fresh_reactor() as reactor:
@@ -100,7 +70,11 @@ def alice_application(recorder: Recorder) -> Iterator[SIPApplicationBase]:
         )
         try:
             application.start(storage)
-            wait_for(lambda: recorder.named("SIPApplicationDidStart"), what="Alice's application")
+            wait_for(
+                lambda: recorder.named("SIPApplicationDidStart"),
+                what="Alice's application",
+                timeout=EVENT_WAIT,
+            )
             yield application
         finally:
             application.stop()
@@ -135,9 +109,7 @@ def assert_reported_exactly(peer: BonjourApp) -> None:
             assert set(item["attributes"]) == expected_names(item["event"]), item
 
 
-def test_two_processes_discover_message_rename_and_lose_each_other(peers):
-    recorder = Recorder()
-    NotificationCenter().add_observer(recorder)
+def test_two_processes_discover_message_rename_and_lose_each_other(peers, recorder):
     bob = peers("Bob")
     carol = peers("Carol")
     with alice_application(recorder) as alice:
@@ -148,12 +120,15 @@ def test_two_processes_discover_message_rename_and_lose_each_other(peers):
 
         # 1. Each side adds the other: one neighbour per transport, with the contact the other has.
         wait_for(
-            lambda: len(recorder.named("BonjourAccountDidAddNeighbour", account, display_name="Bob")) == 2,
+            lambda: (
+                len(recorder.named("BonjourAccountDidAddNeighbour", sender=account, display_name="Bob")) == 2
+            ),
             what="Alice to find Bob's two services",
+            timeout=EVENT_WAIT,
         )
         found_bob = {
             TRANSPORT_OF_TYPE[n.data.service_description.type]: n.data
-            for n in recorder.named("BonjourAccountDidAddNeighbour", account, display_name="Bob")
+            for n in recorder.named("BonjourAccountDidAddNeighbour", sender=account, display_name="Bob")
         }
         assert {t: str(data.uri) for t, data in found_bob.items()} == bob_contacts
         for data in found_bob.values():
@@ -180,7 +155,11 @@ def test_two_processes_discover_message_rename_and_lose_each_other(peers):
             return message
 
         sent = call(message_bob, timeout=EVENT_WAIT)
-        wait_for(lambda: recorder.named("SIPMessageDidSucceed", sent), what="Bob's 200 to the MESSAGE")
+        wait_for(
+            lambda: recorder.named("SIPMessageDidSucceed", sender=sent),
+            what="Bob's 200 to the MESSAGE",
+            timeout=EVENT_WAIT,
+        )
         (got,) = bob.wait_for("SIPEngineGotMessage", body="hello Bob")
         assert got["data"]["request_uri"] == bob_contacts["udp"]
         alice_udp = next(
@@ -188,7 +167,9 @@ def test_two_processes_discover_message_rename_and_lose_each_other(peers):
         )
         bob.send("message", uri=alice_udp, body="hello Alice")
         wait_for(
-            lambda: recorder.named("SIPEngineGotMessage", body=b"hello Alice"), what="Bob's MESSAGE at Alice"
+            lambda: recorder.named("SIPEngineGotMessage", body=b"hello Alice"),
+            what="Bob's MESSAGE at Alice",
+            timeout=EVENT_WAIT,
         )
         bob.wait_for("SIPMessageDidSucceed", code=200)
 
@@ -196,11 +177,13 @@ def test_two_processes_discover_message_rename_and_lose_each_other(peers):
         bob.send("rename", display_name="Robert")
         wait_for(
             lambda: (
-                len(recorder.named("BonjourAccountDidUpdateNeighbour", account, display_name="Robert")) == 2
+                len(recorder.named("BonjourAccountDidUpdateNeighbour", sender=account, display_name="Robert"))
+                == 2
             ),
             what="Alice to see Bob's new name",
+            timeout=EVENT_WAIT,
         )
-        updated = recorder.named("BonjourAccountDidUpdateNeighbour", account, display_name="Robert")
+        updated = recorder.named("BonjourAccountDidUpdateNeighbour", sender=account, display_name="Robert")
         assert {n.data.service_description for n in updated} == {
             d.service_description for d in found_bob.values()
         }
@@ -223,11 +206,13 @@ def test_two_processes_discover_message_rename_and_lose_each_other(peers):
             item["data"]["transport"] for item in bob.seen("BonjourAccountRegistrationDidEnd")
         ) == sorted(TRANSPORTS)
         wait_for(
-            lambda: len(recorder.named("BonjourAccountDidRemoveNeighbour", account)) == 2,
+            lambda: len(recorder.named("BonjourAccountDidRemoveNeighbour", sender=account)) == 2,
             what="Alice to lose Bob",
+            timeout=EVENT_WAIT,
         )
         removed = {
-            n.data.service_description for n in recorder.named("BonjourAccountDidRemoveNeighbour", account)
+            n.data.service_description
+            for n in recorder.named("BonjourAccountDidRemoveNeighbour", sender=account)
         }
         assert removed == {data.service_description for data in found_bob.values()}
         assert bob.stop() == 0
@@ -249,6 +234,7 @@ def test_two_processes_discover_message_rename_and_lose_each_other(peers):
             }
         ),
         what="Carol to lose Alice",
+        timeout=EVENT_WAIT,
     )
     assert carol.stop() == 0
     assert_reported_exactly(bob)

@@ -32,9 +32,9 @@ from sipsimple.core import (
 )
 from sipsimple.core.engine import SIPEngine
 from sipsimple.core.primitives import StaticResolver
-from sipsimple.notification import NotificationCenter
-from tests.conftest import NotificationRecorder
+from tests.support.notifications import sent_requests
 from tests.support.reactor import Loop, fresh_reactor
+from tests.support.wait import wait_for_notification
 
 from .peers.certs import TestCA
 from .peers.kamailio import Kamailio
@@ -79,13 +79,6 @@ def engine(loop: Loop, test_ca: TestCA) -> Iterator[SIPEngine]:
 
 
 @pytest.fixture
-def recorder() -> NotificationRecorder:
-    recorder = NotificationRecorder()
-    NotificationCenter().add_observer(recorder)
-    return recorder
-
-
-@pytest.fixture
 def registrar(kamailio) -> Kamailio:
     server = kamailio(features=("auth", "presence", "tls"))
     server.rpc("cfg.set_now_int", "registrar", "min_expires", 1)
@@ -106,26 +99,6 @@ def contact(engine: SIPEngine, user: str, transport: str) -> ContactHeader:
     return ContactHeader(SIPURI("127.0.0.1", user=user, port=port, parameters={"transport": transport}))
 
 
-def wait_for(loop: Loop, recorder: NotificationRecorder, *names: str, count: int = 1, timeout: float = WAIT):
-    """The newest of the notifications ``names`` once ``count`` of them have been posted."""
-    loop.run_until(
-        lambda: sum(len(recorder.named(name)) for name in names) >= count, timeout, what=" or ".join(names)
-    )
-    posted = [n for n in recorder.notifications if n.name in names]
-    return posted[count - 1]
-
-
-def sent_requests(recorder: NotificationRecorder, method: str) -> list[bytes]:
-    """Requests of ``method`` our engine sent (one per CSeq: UDP retransmissions left out)."""
-    seen: dict[bytes, bytes] = {}
-    for notification in recorder.named("SIPEngineSIPTrace"):
-        data = notification.data.data
-        if not notification.data.received and data.startswith(method.encode() + b" "):
-            cseq = next(line for line in data.split(b"\r\n") if line.lower().startswith(b"cseq:"))
-            seen.setdefault(cseq, data)
-    return list(seen.values())
-
-
 @pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])
 def test_registration_with_digest_auth_refreshes_and_unregisters(
     loop, engine, registrar, recorder, transport
@@ -136,19 +109,25 @@ def test_registration_with_digest_auth_refreshes_and_unregisters(
     ours = contact(engine, "alice", transport)
     registration.register(ours, route(registrar, transport))
 
-    first = wait_for(loop, recorder, "SIPRegistrationDidSucceed", "SIPRegistrationDidFail")
+    first = wait_for_notification(
+        loop, recorder, "SIPRegistrationDidSucceed", "SIPRegistrationDidFail", timeout=WAIT
+    )
     assert first.name == "SIPRegistrationDidSucceed", f"{first.data.code} {first.data.reason}"
     assert 1 <= first.data.expires <= 4 and first.data.contact_header.uri == ours.uri
     assert any(c.uri == ours.uri for c in first.data.contact_header_list)
     [binding] = registrar.location()["alice"]
     assert binding.contact.startswith(f"sip:alice@127.0.0.1:{ours.uri.port}")
 
-    refreshed = wait_for(loop, recorder, "SIPRegistrationDidSucceed", "SIPRegistrationDidFail", count=2)
+    refreshed = wait_for_notification(
+        loop, recorder, "SIPRegistrationDidSucceed", "SIPRegistrationDidFail", count=2, timeout=WAIT
+    )
     assert refreshed.name == "SIPRegistrationDidSucceed", f"{refreshed.data.code} {refreshed.data.reason}"
     assert registration.is_registered
 
     registration.end()
-    ended = wait_for(loop, recorder, "SIPRegistrationDidEnd", "SIPRegistrationDidNotEnd")
+    ended = wait_for_notification(
+        loop, recorder, "SIPRegistrationDidEnd", "SIPRegistrationDidNotEnd", timeout=WAIT
+    )
     assert ended.name == "SIPRegistrationDidEnd" and ended.data.expired is False
     assert "alice" not in registrar.location()
 
@@ -161,7 +140,9 @@ def test_registration_with_digest_auth_refreshes_and_unregisters(
 def test_a_wrong_password_fails_with_401_and_no_retry_storm(loop, engine, registrar, recorder):
     registration = Registration(ALICE, Credentials("alice", "not-her-password"), engine=engine)
     registration.register(contact(engine, "alice", "udp"), route(registrar, "udp"))
-    failed = wait_for(loop, recorder, "SIPRegistrationDidFail", "SIPRegistrationDidSucceed")
+    failed = wait_for_notification(
+        loop, recorder, "SIPRegistrationDidFail", "SIPRegistrationDidSucceed", timeout=WAIT
+    )
     assert failed.name == "SIPRegistrationDidFail" and failed.data.code in (401, 403)
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline:  # a retry storm would show within this second
@@ -173,7 +154,9 @@ def test_a_wrong_password_fails_with_401_and_no_retry_storm(loop, engine, regist
 def test_tls_refuses_a_certificate_that_does_not_match_the_route_name(loop, engine, registrar, recorder):
     registration = Registration(ALICE, Credentials("alice", "secret-alice"), engine=engine, resolver=RESOLVER)
     registration.register(contact(engine, "alice", "tls"), route(registrar, "tls", host="wrong.example.test"))
-    failed = wait_for(loop, recorder, "SIPRegistrationDidFail", "SIPRegistrationDidSucceed")
+    failed = wait_for_notification(
+        loop, recorder, "SIPRegistrationDidFail", "SIPRegistrationDidSucceed", timeout=WAIT
+    )
     assert failed.name == "SIPRegistrationDidFail" and failed.data.code == 503
     assert "wrong.example.test" in failed.data.reason
     assert "alice" not in registrar.location()
@@ -191,7 +174,7 @@ def test_a_message_through_kamailio_reaches_baresip(loop, engine, registrar, rec
         engine=engine,
     )
     message.send(timeout=WAIT)
-    done = wait_for(loop, recorder, "SIPMessageDidSucceed", "SIPMessageDidFail")
+    done = wait_for_notification(loop, recorder, "SIPMessageDidSucceed", "SIPMessageDidFail", timeout=WAIT)
     assert done.name == "SIPMessageDidSucceed", f"{done.data.code} {done.data.reason}"
     received = bob.wait_for_message("hello baresip from sipsimple")
     assert "alice@example.test" in received.sender and received.content_type.startswith("text/plain")
@@ -281,7 +264,9 @@ def test_a_message_through_kamailio_reaches_a_sipsimple_engine_in_another_proces
             Credentials("alice", "secret-alice"), engine=engine,
         )  # fmt: skip
         message.send(timeout=WAIT)
-        done = wait_for(loop, recorder, "SIPMessageDidSucceed", "SIPMessageDidFail")
+        done = wait_for_notification(
+            loop, recorder, "SIPMessageDidSucceed", "SIPMessageDidFail", timeout=WAIT
+        )
         assert done.name == "SIPMessageDidSucceed", f"{done.data.code} {done.data.reason}"
         assert reader.wait_for("MESSAGE", loop) == "MESSAGE hello bob process"
     finally:
@@ -316,7 +301,9 @@ def test_a_pidf_publication_is_accepted_refreshed_and_removed(loop, engine, regi
         engine=engine,
     )
     publication.publish(PIDF, route(registrar, "udp"))
-    first = wait_for(loop, recorder, "SIPPublicationDidSucceed", "SIPPublicationDidFail")
+    first = wait_for_notification(
+        loop, recorder, "SIPPublicationDidSucceed", "SIPPublicationDidFail", timeout=WAIT
+    )
     assert first.name == "SIPPublicationDidSucceed", f"{first.data.code} {first.data.reason}"
     assert first.data.code == 200 and 1 <= first.data.expires <= 4
     etag = publication.etag
@@ -324,12 +311,16 @@ def test_a_pidf_publication_is_accepted_refreshed_and_removed(loop, engine, regi
     rows = presentity_rows(registrar, loop, lambda rows: rows)
     assert [row[0] for row in rows] == [etag] and b"<basic>open</basic>" in bytes(rows[0][1])
 
-    refreshed = wait_for(loop, recorder, "SIPPublicationDidSucceed", "SIPPublicationDidFail", count=2)
+    refreshed = wait_for_notification(
+        loop, recorder, "SIPPublicationDidSucceed", "SIPPublicationDidFail", count=2, timeout=WAIT
+    )
     assert refreshed.name == "SIPPublicationDidSucceed", f"{refreshed.data.code} {refreshed.data.reason}"
     refresh = sent_requests(recorder, "PUBLISH")[-1]
     assert f"SIP-If-Match: {etag}".encode() in refresh and refresh.endswith(b"\r\n\r\n")  # no body
 
     publication.end()
-    ended = wait_for(loop, recorder, "SIPPublicationDidEnd", "SIPPublicationDidNotEnd")
+    ended = wait_for_notification(
+        loop, recorder, "SIPPublicationDidEnd", "SIPPublicationDidNotEnd", timeout=WAIT
+    )
     assert ended.name == "SIPPublicationDidEnd" and ended.data.expired is False
     assert presentity_rows(registrar, loop, lambda rows: not rows) == []

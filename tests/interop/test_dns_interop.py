@@ -25,9 +25,8 @@ from sipsimple.lookup import (
     ResolverConfiguration,
     Route,
 )
-from sipsimple.notification import NotificationCenter
 from sipsimple.threading.green import GreenHub, GreenThread
-from tests.conftest import NotificationRecorder
+from tests.support.notifications import NotificationRecorder
 from tests.support.reactor import Loop, fresh_reactor
 
 from .peers.dnsmasq import A, Dnsmasq, Naptr, Srv, example_zone
@@ -52,13 +51,6 @@ def loop() -> Iterator[Loop]:
             yield Loop(reactor)
         finally:
             pool.stop()
-
-
-@pytest.fixture
-def recorder() -> NotificationRecorder:
-    recorder = NotificationRecorder()
-    NotificationCenter().add_observer(recorder)
-    return recorder
 
 
 @pytest.fixture

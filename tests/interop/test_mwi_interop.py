@@ -21,9 +21,8 @@ from sipsimple.configuration import ConfigurationManager
 from sipsimple.configuration.backend.memory import MemoryBackend
 from sipsimple.core import SIPURI, Credentials, FromHeader, Publication, RouteHeader
 from sipsimple.core.engine import SIPEngine
-from sipsimple.notification import NotificationCenter
 from sipsimple.payloads.messagesummary import CONTENT_TYPE, MessageCounts, MessageSummary
-from tests.conftest import NotificationRecorder
+from tests.support.notifications import NotificationRecorder
 from tests.support.reactor import Loop, fresh_reactor
 
 from .peers.kamailio import Kamailio
@@ -57,14 +56,6 @@ def engine(loop: Loop) -> Iterator[SIPEngine]:
     engine.start(ip_address="127.0.0.1", udp_port=0, tcp_port=0, trace_sip=True)
     yield engine
     loop.wait(engine.stop(), timeout=5)
-
-
-@pytest.fixture
-def recorder() -> Iterator[NotificationRecorder]:
-    recorder = NotificationRecorder()
-    NotificationCenter().add_observer(recorder)
-    yield recorder
-    NotificationCenter().discard_observer(recorder)
 
 
 @pytest.fixture

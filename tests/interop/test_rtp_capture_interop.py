@@ -27,19 +27,13 @@ from sipsimple.core.media._mixer import AudioMixer, MemoryPort
 from sipsimple.core.media._stream import AudioStreamPort, IOThread, RTPTransport
 from sipsimple.core.media.events import dispatch_pending
 from tests.core.media.mixer_signals import pcm, sine
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.interop
 
 LOCALHOST = "127.0.0.1"
 RATE = 16000
 TSHARK, DUMPCAP = shutil.which("tshark"), shutil.which("dumpcap")
-
-
-def wait_for(condition, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def ssrc_text(ssrc: int) -> str:

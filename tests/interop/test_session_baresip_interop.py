@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-import time
 import wave
 from array import array
 from collections.abc import Callable, Iterator
@@ -57,6 +55,8 @@ from sipsimple.notification import Notification, NotificationCenter
 from sipsimple.session import Session
 from sipsimple.storage import MemoryStorage
 from sipsimple.streams.rtp import AudioStream
+from tests.support.notifications import NotificationRecorder
+from tests.support.wait import wait_for
 
 from .peers._process import LOOPBACK
 from .peers.baresip import Baresip
@@ -200,34 +200,6 @@ def assert_heard(
 # -- our side -----------------------------------------------------------------------------------------
 
 
-class Recorder:
-    """Notifications, from any thread."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.notifications: list[Notification] = []
-
-    def handle_notification(self, notification: Notification) -> None:
-        with self.lock:
-            self.notifications.append(notification)
-
-    def named(self, name: str, sender: Any = None) -> list[Any]:
-        with self.lock:
-            return [
-                n.data
-                for n in self.notifications
-                if n.name == name and (sender is None or n.sender is sender)
-            ]
-
-
-def wait_for(condition: Callable[[], object], timeout: float = WAIT, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        time.sleep(0.02)
-
-
 @dataclass
 class Ours:
     """The running application, its accounts (one per transport) and the Kamailio they use."""
@@ -235,7 +207,7 @@ class Ours:
     application: Any
     kamailio: Kamailio
     accounts: dict[str, Any]
-    recorder: Recorder
+    recorder: NotificationRecorder
 
     def call(self, function: Callable[..., Any], *args: Any) -> Any:
         return self.application.twisted_thread.call_and_wait(function, *args, timeout=WAIT)
@@ -264,7 +236,7 @@ SETTINGS = {
 
 @pytest.fixture(scope="module")
 def ours(registrar: Kamailio) -> Iterator[Ours]:
-    recorder = Recorder()
+    recorder = NotificationRecorder()
     center = NotificationCenter()
     center.add_observer(recorder)
     try:
@@ -272,7 +244,11 @@ def ours(registrar: Kamailio) -> Iterator[Ours]:
             storage = MemoryStorage()
             storage.configuration_backend.save(SETTINGS)
             application.start(storage)
-            wait_for(lambda: recorder.named("SIPApplicationDidStart"), what="the application to start")
+            wait_for(
+                lambda: recorder.named("SIPApplicationDidStart"),
+                what="the application to start",
+                timeout=WAIT,
+            )
 
             def create() -> dict[str, Any]:
                 accounts = {}
@@ -286,7 +262,11 @@ def ours(registrar: Kamailio) -> Iterator[Ours]:
                 return accounts
 
             accounts = application.twisted_thread.call_and_wait(create, timeout=WAIT)
-            wait_for(lambda: {"alice", "carol"} <= set(registrar.location()), what="both accounts registered")
+            wait_for(
+                lambda: {"alice", "carol"} <= set(registrar.location()),
+                what="both accounts registered",
+                timeout=WAIT,
+            )
             yield Ours(application, registrar, accounts, recorder)
     finally:
         center.discard_observer(recorder)
@@ -383,7 +363,7 @@ TRANSPORTS = list(USERS)
 
 
 def session_failure(ours: Ours, session: Any) -> str | None:
-    failed = ours.recorder.named("SIPSessionDidFail", session)
+    failed = [n.data for n in ours.recorder.named("SIPSessionDidFail", sender=session)]
     return f"{failed[0].code} {failed[0].reason} ({failed[0].failure_reason})" if failed else None
 
 
@@ -396,8 +376,8 @@ def carry_audio(ours: Ours, stream: AudioStream, tmp_path: Path) -> tuple[Path, 
     target = round(CALL_SECONDS * 50)
     wait_for(
         lambda: ((stream.statistics or {}).get("rx") or {}).get("packets", 0) >= target,
-        CALL_SECONDS + WAIT,
         what=f"{target} RTP packets from baresip",
+        timeout=CALL_SECONDS + WAIT,
     )
     statistics = ours.call(
         lambda: {**stream.statistics, "codec": stream.codec, "srtp_active": stream.srtp_active}  # type: ignore[dict-item]
@@ -430,9 +410,9 @@ def check_invite_transport(ours: Ours, peer: Baresip, transport: str) -> None:
     three-codec INVITE without SRTP, ~1360 with SDES (a known limitation: Kamailio listens on TCP
     too, so the call works, but on a UDP-only route it would not)."""
     sent = [
-        t
-        for t in ours.recorder.named("SIPEngineSIPTrace")
-        if not t.received and bytes(t.data).startswith(b"INVITE ")
+        n.data
+        for n in ours.recorder.named("SIPEngineSIPTrace", received=False)
+        if bytes(n.data.data).startswith(b"INVITE ")
     ][-1]
     last_hop, first_hop = received_invite(peer)
     assert last_hop == transport
@@ -458,7 +438,7 @@ def check_call(
     assert_heard(
         analyse(recording, TONES_TO_US, TONES_TO_BARESIP), TONES_TO_US, TONES_TO_BARESIP, codec, "we"
     )
-    wait_for(lambda: call_closed(peer), what="baresip to close the call (and its recordings)")
+    wait_for(lambda: call_closed(peer), what="baresip to close the call (and its recordings)", timeout=WAIT)
     (theirs,) = recordings.glob("dump-*-dec.wav")
     heard = analyse(theirs, TONES_TO_BARESIP, TONES_TO_US)
     assert_heard(heard, TONES_TO_BARESIP, TONES_TO_US, codec, "baresip")
@@ -481,14 +461,18 @@ def we_call(
         return session
 
     session = ours.call(connect)
-    wait_for(lambda: session.state == "connected" or session_failure(ours, session), what="baresip to answer")
+    wait_for(
+        lambda: session.state == "connected" or session_failure(ours, session),
+        what="baresip to answer",
+        timeout=WAIT,
+    )
     assert session_failure(ours, session) is None, session_failure(ours, session)
     assert session.transport == transport
     check_invite_transport(ours, peer, transport)
     recording, statistics = carry_audio(ours, stream, tmp_path)
     ours.call(session.end)
-    wait_for(lambda: session.state == "terminated", what="the BYE to be answered")
-    assert ours.recorder.named("SIPSessionDidEnd", session)[0].originator == "local"
+    wait_for(lambda: session.state == "terminated", what="the BYE to be answered", timeout=WAIT)
+    assert ours.recorder.named("SIPSessionDidEnd", sender=session)[0].data.originator == "local"
     encrypted = our_mode is not None and mediaenc is not None
     check_call(peer, statistics, codec, encrypted, recording, recordings)
 
@@ -503,10 +487,12 @@ def baresip_calls(
     configure(ours, transport, [codec], our_mode)
     answerer.bridge = ours.call(AudioBridge, ours.application.voice_audio_mixer)
     peer.command("dial", f"sip:{USERS[transport]}@example.test")
-    wait_for(lambda: answerer.sessions, what="baresip's INVITE")
+    wait_for(lambda: answerer.sessions, what="baresip's INVITE", timeout=WAIT)
     (session,) = answerer.sessions
     wait_for(
-        lambda: session.state == "connected" or session_failure(ours, session), what="our answer to take"
+        lambda: session.state == "connected" or session_failure(ours, session),
+        what="our answer to take",
+        timeout=WAIT,
     )
     assert session_failure(ours, session) is None, session_failure(ours, session)
     assert session.transport == transport and session.direction == "incoming"
@@ -514,8 +500,8 @@ def baresip_calls(
     (stream,) = session.streams
     recording, statistics = carry_audio(ours, stream, tmp_path)
     peer.command("hangup")
-    wait_for(lambda: session.state == "terminated", what="baresip's BYE")
-    assert ours.recorder.named("SIPSessionDidEnd", session)[0].originator == "remote"
+    wait_for(lambda: session.state == "terminated", what="baresip's BYE", timeout=WAIT)
+    assert ours.recorder.named("SIPSessionDidEnd", sender=session)[0].data.originator == "remote"
     encrypted = our_mode is not None and mediaenc is not None
     check_call(peer, statistics, codec, encrypted, recording, recordings)
 
@@ -570,11 +556,11 @@ def test_our_mandatory_srtp_offer_to_a_baresip_without_srtp_fails_the_session_wi
         return session
 
     session = ours.call(connect)
-    wait_for(lambda: session.state == "terminated", what="the call to fail")
-    (failed,) = ours.recorder.named("SIPSessionDidFail", session)
+    wait_for(lambda: session.state == "terminated", what="the call to fail", timeout=WAIT)
+    (failed,) = [n.data for n in ours.recorder.named("SIPSessionDidFail", sender=session)]
     assert (failed.originator, failed.code) == ("local", 488)
-    assert not ours.recorder.named("SIPSessionDidStart", session)
-    assert ours.recorder.named("MediaStreamDidEnd", stream)
+    assert not ours.recorder.named("SIPSessionDidStart", sender=session)
+    assert ours.recorder.named("MediaStreamDidEnd", sender=stream)
 
 
 def test_a_mandatory_srtp_offer_from_baresip_to_an_account_without_srtp_is_answered_488(
@@ -585,7 +571,7 @@ def test_a_mandatory_srtp_offer_from_baresip_to_an_account_without_srtp_is_answe
     peer, _ = start_baresip(baresip, registrar, tmp_path, "udp", "PCMU", "srtp-mand", only=True)
     configure(ours, "udp", ["PCMU"], None)
     peer.command("dial", f"sip:{USERS['udp']}@example.test")
-    wait_for(lambda: call_closed(peer), what="baresip's call to be refused")
+    wait_for(lambda: call_closed(peer), what="baresip's call to be refused", timeout=WAIT)
     (closed,) = [e for e in peer.control.events if e.get("type") == "CALL_CLOSED"]  # type: ignore[union-attr]
     assert closed["param"] == "488 Not Acceptable Here"
     assert answerer.sessions == []
@@ -615,38 +601,52 @@ def test_dtmf_and_hold_cross_both_ways_in_an_srtp_call_with_baresip(ours, regist
 
     def hold_states(name: str) -> list[tuple[str, bool]]:
         sender = session if name.startswith("SIPSession") else stream
-        return [(d.originator, d.on_hold) for d in ours.recorder.named(name, sender)]
+        return [(n.data.originator, n.data.on_hold) for n in ours.recorder.named(name, sender=sender)]
 
     session = ours.call(connect)
-    wait_for(lambda: session.state == "connected" or session_failure(ours, session), what="baresip to answer")
+    wait_for(
+        lambda: session.state == "connected" or session_failure(ours, session),
+        what="baresip to answer",
+        timeout=WAIT,
+    )
     assert stream.srtp_active
-    wait_for(lambda: received() >= 25, what="baresip's audio")
+    wait_for(lambda: received() >= 25, what="baresip's audio", timeout=WAIT)
 
     ours.call(stream.send_dtmf, "5")
-    wait_for(lambda: baresip_events(peer, "CALL_DTMF_START"), what="baresip to receive our digit")
+    wait_for(
+        lambda: baresip_events(peer, "CALL_DTMF_START"), what="baresip to receive our digit", timeout=WAIT
+    )
     assert [e["param"] for e in baresip_events(peer, "CALL_DTMF_START")] == ["5"]
     assert peer.command("sndcode", "7")["ok"]
-    wait_for(lambda: ours.recorder.named("AudioStreamGotDTMF", stream), what="baresip's digit")
-    assert [d.digit for d in ours.recorder.named("AudioStreamGotDTMF", stream)] == ["7"]
+    wait_for(
+        lambda: ours.recorder.named("AudioStreamGotDTMF", sender=stream), what="baresip's digit", timeout=WAIT
+    )
+    assert [n.data.digit for n in ours.recorder.named("AudioStreamGotDTMF", sender=stream)] == ["7"]
 
     ours.call(session.hold)
-    wait_for(lambda: len(hold_states("SIPSessionDidChangeHoldState")) == 1, what="our hold")
+    wait_for(lambda: len(hold_states("SIPSessionDidChangeHoldState")) == 1, what="our hold", timeout=WAIT)
     ours.call(session.unhold)
-    wait_for(lambda: len(hold_states("SIPSessionDidChangeHoldState")) == 2, what="our unhold")
+    wait_for(lambda: len(hold_states("SIPSessionDidChangeHoldState")) == 2, what="our unhold", timeout=WAIT)
     assert hold_states("SIPSessionDidChangeHoldState") == [("local", True), ("local", False)]
     resumed = received()
-    wait_for(lambda: received() >= resumed + 25, what="baresip's audio after our unhold")
+    wait_for(lambda: received() >= resumed + 25, what="baresip's audio after our unhold", timeout=WAIT)
 
     assert peer.command("hold")["ok"]
-    wait_for(lambda: ("remote", True) in hold_states("AudioStreamDidChangeHoldState"), what="baresip's hold")
+    wait_for(
+        lambda: ("remote", True) in hold_states("AudioStreamDidChangeHoldState"),
+        what="baresip's hold",
+        timeout=WAIT,
+    )
     assert session.on_hold and stream.on_hold_by_remote
     assert peer.command("resume")["ok"]
     wait_for(
-        lambda: ("remote", False) in hold_states("AudioStreamDidChangeHoldState"), what="baresip's resume"
+        lambda: ("remote", False) in hold_states("AudioStreamDidChangeHoldState"),
+        what="baresip's resume",
+        timeout=WAIT,
     )
     assert not session.on_hold and stream.srtp_active
     resumed = received()
-    wait_for(lambda: received() >= resumed + 25, what="baresip's audio after its resume")
+    wait_for(lambda: received() >= resumed + 25, what="baresip's audio after its resume", timeout=WAIT)
     assert session.state == "connected"
     ours.call(session.end)
-    wait_for(lambda: session.state == "terminated", what="the BYE to be answered")
+    wait_for(lambda: session.state == "terminated", what="the BYE to be answered", timeout=WAIT)

@@ -22,7 +22,7 @@ from sipsimple.core.sip.message import SIPRequest
 from sipsimple.core.sip.transport import TransportAddress
 from sipsimple.core.sip.uri import SIPURI
 from sipsimple.notification import NotificationCenter
-from tests.conftest import NotificationRecorder
+from tests.support.notifications import NotificationRecorder
 from tests.support.reactor import Loop, fresh_reactor
 
 from .peers.sipp import SippResult, SippRun

@@ -6,7 +6,6 @@ behaviour discovery reports no NAT ("Open Internet") on loopback, and SIPApplica
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,7 +31,9 @@ from sipsimple.core.nat.transaction import RetransmissionTimers
 from sipsimple.notification import NotificationCenter
 from sipsimple.storage import MemoryStorage
 from sipsimple.threading import TwistedThread
+from tests.support.notifications import NotificationRecorder
 from tests.support.reactor import Loop, fresh_reactor
+from tests.support.wait import wait_for
 
 from .peers.coturn import Coturn
 from .peers.dnsmasq import A, Dnsmasq, Srv
@@ -129,29 +130,12 @@ def test_nat_behaviour_discovery_on_loopback_reports_no_nat_and_open_internet(
     assert behaviour.other_address == TransportAddress(*server.other)
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.notifications: list[Any] = []
-
-    def handle_notification(self, notification: Any) -> None:
-        self.notifications.append(notification)
-
-    def named(self, name: str) -> list[Any]:
-        return [n for n in list(self.notifications) if n.name == name]
-
-
-def run_application(account: dict[str, Any], **options: Any) -> tuple[SIPApplicationBase, Recorder]:
+def run_application(
+    account: dict[str, Any], **options: Any
+) -> tuple[SIPApplicationBase, NotificationRecorder]:
     """Start an application with alice@example.test as its default account, wait for the NAT type,
     stop it (bounded); returns the stopped application and what it posted."""
-    recorder = Recorder()
+    recorder = NotificationRecorder()
     NotificationCenter().add_observer(recorder, name="SIPApplicationDidDetectNATType")
     NotificationCenter().add_observer(recorder, name="SIPApplicationDidEnd")
     ConfigurationManager().stop()
@@ -182,10 +166,10 @@ def run_application(account: dict[str, Any], **options: Any) -> tuple[SIPApplica
         )
         try:
             app.start(storage)
-            wait_for(lambda: recorder.named("SIPApplicationDidDetectNATType"), 30, "the NAT type")
+            wait_for(lambda: recorder.named("SIPApplicationDidDetectNATType"), "the NAT type", 30)
         finally:
             app.stop()
-            wait_for(lambda: recorder.named("SIPApplicationDidEnd"), 10, "the application to end")
+            wait_for(lambda: recorder.named("SIPApplicationDidEnd"), "the application to end", 10)
             if twisted_thread.thread is not None:
                 twisted_thread.thread.join(5)
             ConfigurationManager().stop()

@@ -26,9 +26,9 @@ from sipsimple.core import (
     ToHeader,
 )
 from sipsimple.core.engine import SIPEngine
-from sipsimple.notification import NotificationCenter
-from tests.conftest import NotificationRecorder
+from tests.support.notifications import sent_requests
 from tests.support.reactor import Loop, fresh_reactor
+from tests.support.wait import wait_for_notification
 
 from .peers.kamailio import Kamailio
 
@@ -91,14 +91,6 @@ def engine(loop: Loop) -> Iterator[SIPEngine]:
 
 
 @pytest.fixture
-def recorder() -> Iterator[NotificationRecorder]:
-    recorder = NotificationRecorder()
-    NotificationCenter().add_observer(recorder)
-    yield recorder
-    NotificationCenter().discard_observer(recorder)
-
-
-@pytest.fixture
 def presence(kamailio) -> Kamailio:
     return kamailio(features=("auth", "presence"))
 
@@ -110,29 +102,6 @@ def route(server: Kamailio, transport: str) -> RouteHeader:
 def contact(engine: SIPEngine, user: str, transport: str) -> ContactHeader:
     port = engine.local_address(transport).port
     return ContactHeader(SIPURI("127.0.0.1", user=user, port=port, parameters={"transport": transport}))
-
-
-def wait_for(loop: Loop, recorder: NotificationRecorder, *names: str, sender=None, count: int = 1):
-    """The ``count``-th of the notifications ``names`` (from ``sender``), once it was posted."""
-
-    def posted():
-        return [
-            n for n in recorder.notifications if n.name in names and (sender is None or n.sender is sender)
-        ]
-
-    loop.run_until(lambda: len(posted()) >= count, WAIT, what=" or ".join(names))
-    return posted()[count - 1]
-
-
-def sent(recorder: NotificationRecorder, method: str) -> list[bytes]:
-    """Requests of ``method`` our engine sent (one per CSeq: retransmissions left out)."""
-    seen: dict[bytes, bytes] = {}
-    for notification in recorder.named("SIPEngineSIPTrace"):
-        data = notification.data.data
-        if not notification.data.received and data.startswith(method.encode() + b" "):
-            cseq = next(line for line in data.split(b"\r\n") if line.lower().startswith(b"cseq:"))
-            seen.setdefault(cseq, data)
-    return list(seen.values())
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
@@ -147,7 +116,9 @@ def test_a_presence_subscription_with_digest_auth_gets_the_published_pidf_and_en
         engine=engine,
     )
     publication.publish(PIDF, route(presence, transport))
-    published = wait_for(loop, recorder, "SIPPublicationDidSucceed", "SIPPublicationDidFail")
+    published = wait_for_notification(
+        loop, recorder, "SIPPublicationDidSucceed", "SIPPublicationDidFail", timeout=WAIT
+    )
     assert published.name == "SIPPublicationDidSucceed", f"{published.data.code} {published.data.reason}"
 
     subscription = Subscription(
@@ -162,12 +133,17 @@ def test_a_presence_subscription_with_digest_auth_gets_the_published_pidf_and_en
         engine=engine,
     )
     subscription.subscribe()
-    notified = wait_for(
-        loop, recorder, "SIPSubscriptionGotNotify", "SIPSubscriptionDidFail", sender=subscription
+    notified = wait_for_notification(
+        loop,
+        recorder,
+        "SIPSubscriptionGotNotify",
+        "SIPSubscriptionDidFail",
+        sender=subscription,
+        timeout=WAIT,
     )
     assert notified.name == "SIPSubscriptionGotNotify", f"{notified.data.code} {notified.data.reason}"
     assert subscription.state == "PENDING" and notified.data.body == b""
-    subscribes = sent(recorder, "SUBSCRIBE")
+    subscribes = sent_requests(recorder, "SUBSCRIBE")
     assert len(subscribes) == 2 and b"Proxy-Authorization: Digest" in subscribes[1]  # 407, then the answer
 
     rules = "/pres-rules/users/sip:alice@example.test/index"
@@ -188,23 +164,29 @@ def test_a_presence_subscription_with_digest_auth_gets_the_published_pidf_and_en
 
     notifies = len(recorder.named("SIPSubscriptionGotNotify"))
     subscription.subscribe()  # a refresh in the dialog: Kamailio answers it and notifies again
-    wait_for(loop, recorder, "SIPSubscriptionGotNotify", sender=subscription, count=notifies + 1)
-    refresh = sent(recorder, "SUBSCRIBE")[-1]
-    assert len(sent(recorder, "SUBSCRIBE")) == 3 and b"To: <sip:alice@example.test>;tag=" in refresh
+    wait_for_notification(
+        loop, recorder, "SIPSubscriptionGotNotify", sender=subscription, count=notifies + 1, timeout=WAIT
+    )
+    refresh = sent_requests(recorder, "SUBSCRIBE")[-1]
+    assert len(sent_requests(recorder, "SUBSCRIBE")) == 3 and b"To: <sip:alice@example.test>;tag=" in refresh
     assert subscription.state == "ACTIVE"
 
     subscription.end()
-    ended = wait_for(loop, recorder, "SIPSubscriptionDidEnd", "SIPSubscriptionDidFail", sender=subscription)
+    ended = wait_for_notification(
+        loop, recorder, "SIPSubscriptionDidEnd", "SIPSubscriptionDidFail", sender=subscription, timeout=WAIT
+    )
     assert ended.name == "SIPSubscriptionDidEnd" and ended.data.originator == "local"
     assert ended.data.code is None, f"no terminating NOTIFY: {ended.data.code} {ended.data.reason}"
     final = recorder.named("SIPSubscriptionGotNotify")[-1]
     assert final.data.headers["Subscription-State"].state == "terminated"
-    unsubscribe = sent(recorder, "SUBSCRIBE")[-1]
+    unsubscribe = sent_requests(recorder, "SUBSCRIBE")[-1]
     assert b"Expires: 0\r\n" in unsubscribe and b"To: <sip:alice@example.test>;tag=" in unsubscribe
     assert subscription.state == "TERMINATED"
 
     publication.end()
     assert (
-        wait_for(loop, recorder, "SIPPublicationDidEnd", "SIPPublicationDidNotEnd").name
+        wait_for_notification(
+            loop, recorder, "SIPPublicationDidEnd", "SIPPublicationDidNotEnd", timeout=WAIT
+        ).name
         == "SIPPublicationDidEnd"
     )

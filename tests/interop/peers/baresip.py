@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.wait import wait_for
+
 from . import CONFIGS
 from ._process import (
     LOOPBACK,
@@ -312,16 +314,16 @@ class Baresip:
         ]
 
     def wait_for_message(self, body_contains: str, timeout: float = 5.0) -> ReceivedMessage:
-        """Wait until a MESSAGE whose body contains ``body_contains`` arrives."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for message in self.received_messages():
-                if body_contains in message.body:
-                    return message
-            time.sleep(0.05)
-        raise PeerError(
-            f"baresip received no MESSAGE containing {body_contains!r}\n{self.process.log_tail()}"
-        )
+        """The first MESSAGE whose body contains ``body_contains``, once it has arrived (polled)."""
+        found: list[ReceivedMessage] = []
+
+        def arrived() -> bool:
+            found[:] = [m for m in self.received_messages() if body_contains in m.body]
+            return bool(found)
+
+        what = f"baresip to receive a MESSAGE containing {body_contains!r}"
+        wait_for(arrived, lambda: f"{what}\n{self.process.log_tail()}", timeout, interval=0.05)
+        return found[0]
 
     def log_tail(self, lines: int = 60) -> str:
         return self.process.log_tail(lines)

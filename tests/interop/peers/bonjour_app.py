@@ -38,6 +38,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.support.wait import wait_for
+
 from ._process import ManagedProcess, PeerError
 
 EVENT_PREFIX = "EVENT "
@@ -120,22 +122,29 @@ class BonjourApp:
     def wait_for(
         self, event: str, count: int = 1, timeout: float = EVENT_WAIT, **data: Any
     ) -> list[dict[str, Any]]:
-        """At least ``count`` events like `seen` finds, within ``timeout`` seconds (polled)."""
-        deadline = time.monotonic() + timeout
-        while len(found := self.seen(event, **data)) < count:
+        """At least ``count`` events like `seen` finds, within ``timeout`` seconds (polled); fails at
+        once if the child exits without them."""
+        found: list[dict[str, Any]] = []
+
+        def found_or_exited() -> bool:
+            found[:] = self.seen(event, **data)
+            if len(found) >= count:
+                return True
             if self.process.popen is not None and self.process.popen.poll() is not None and not self._partial:
-                found = self.seen(event, **data)  # the last lines may have come with the exit
-                if len(found) >= count:
-                    break
-                raise AssertionError(
-                    f"{self!r} exited before {count} x {event} {data}\n{self.process.log_tail()}"
-                )
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{self!r}: {len(found)} of {count} x {event} {data} after {timeout:g} s\n"
-                    f"{self.process.log_tail()}"
-                )
-            time.sleep(0.05)
+                found[:] = self.seen(event, **data)  # the last lines may have come with the exit
+                return True
+            return False
+
+        wait_for(
+            found_or_exited,
+            lambda: f"{count} x {event} {data} from {self!r}, {len(found)} so far\n{self.process.log_tail()}",
+            timeout,
+            interval=0.05,
+        )
+        if len(found) < count:
+            raise AssertionError(
+                f"{self!r} exited before {count} x {event} {data}\n{self.process.log_tail()}"
+            )
         return found
 
     def send(self, command: str, timeout: float = 5.0, **arguments: Any) -> None:
