@@ -36,6 +36,7 @@ All notifications have the Session as sender and a ``timestamp``.
 from __future__ import annotations
 
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +91,9 @@ class ConferenceHandler:
     retry_maximum = 300.0
 
     def __init__(self, session: Any, *, clock: Any = None) -> None:
-        self.session = session
+        self._session = weakref.ref(session)
+        self._holding: Any = session  # see ``session`` and ``_release_when_idle``
+        self._session_over = False  # the session ended or failed
         self.clock = clock if clock is not None else session.engine.reactor
         self.tracker = ConferenceTracker()
         self.subscription: Subscription | None = None
@@ -106,6 +109,21 @@ class ConferenceHandler:
 
     def __repr__(self) -> str:
         return f"<ConferenceHandler {self.session!r} subscription={self.subscription!r}>"
+
+    @property
+    def session(self) -> Any:
+        """The session this handler serves (it owns the handler as ``session.conference``).
+        Held strongly while the handler may still post for it, weakly once it is idle."""
+        return self._session()
+
+    def _release_when_idle(self) -> None:
+        """After the session ended, once no subscription or REFER of ours is left, nothing will
+        be posted for the session any more: the strong reference goes. Kept, it would make the
+        session and its handler a reference cycle that only the cyclic collector frees."""
+        subscription = self.subscription
+        idle = subscription is None or subscription.state in ("NULL", "TERMINATED")
+        if self._session_over and idle and not self._referrals:
+            self._holding = None
 
     @property
     def conference_info(self) -> Conference | None:
@@ -149,6 +167,7 @@ class ConferenceHandler:
         handler = getattr(self, "_NH_" + notification.name, None)
         if handler is not None:
             handler(notification)
+            self._release_when_idle()  # after the handler: it may have posted for the session
 
     def _NH_SIPSessionDidStart(self, notification: Notification) -> None:
         if notification.sender is not self.session:
@@ -178,6 +197,7 @@ class ConferenceHandler:
         center = NotificationCenter()
         for name in SESSION_EVENTS:
             center.discard_observer(self, name=name, sender=self.session)
+        self._session_over = True
 
     # -- the subscription --------------------------------------------------------------------
 

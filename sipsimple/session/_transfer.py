@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 import ipaddress
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -144,10 +145,13 @@ class TransferHandler:
         routes_for: Callable[[Any, Any], Any] | None = None,
         session_factory: Callable[..., Any] | None = None,
     ) -> None:
-        self.session = session
+        self._session = weakref.ref(session)  # the session owns its handler: see ``session``
         self.routes_for = routes_for or default_routes
         self.session_factory = session_factory or type(session)
-        self.new_session: Any = None  # the transferee's call to the target
+        self._new_session: weakref.ref[Any] | None = None  # see ``new_session``
+        self._holding_call: Any = None  # the new call, held while we may still act on it
+        self._following_call = False  # the new call's notifications are observed
+        self._stopped = False
         self._invitation = session._invitation
         self._incoming: dict[str, Any] | None = None  # the offered transfer's refer_to/referred_by
         self._outgoing = False  # our REFER is running
@@ -156,6 +160,31 @@ class TransferHandler:
         center = NotificationCenter()
         for name in CORE_NAMES:
             center.add_observer(self, name=name, sender=self._invitation)
+
+    @property
+    def session(self) -> Any:
+        """The session this handler serves. A weak reference, so that an ended session and its
+        handler are freed without the cyclic garbage collector; the session lives as long as the
+        handler needs it (it is observed while it runs, and a transferred call's ``transfer_info``
+        refers to it), so this is None only for a handler kept after its session was freed."""
+        return self._session()
+
+    @property
+    def new_session(self) -> Any:
+        """The transferee's call to the target (None before ``accept_transfer``). Its
+        ``transfer_info.original_session`` refers back to our session, which owns this handler,
+        so the handler holds it strongly only while it may still act on it: until the original
+        session ended and the new call started or failed (``_release_when_idle``)."""
+        return None if self._new_session is None else self._new_session()
+
+    @new_session.setter
+    def new_session(self, session: Any) -> None:
+        self._new_session = None if session is None else weakref.ref(session)
+        self._holding_call = session
+
+    def _release_when_idle(self) -> None:
+        if self._stopped and not self._following_call:
+            self._holding_call = None
 
     def __repr__(self) -> str:
         return f"<TransferHandler of {self.session!r}>"
@@ -205,6 +234,7 @@ class TransferHandler:
             transfer_source=offer["source"], transfer_destination=destination, original_session=session,
         )  # fmt: skip
         self.new_session = new
+        self._following_call = True
         center = NotificationCenter()
         for name in CALL_NAMES:
             center.add_observer(self, name=name, sender=new)
@@ -323,6 +353,8 @@ class TransferHandler:
             center = NotificationCenter()
             for name in CALL_NAMES:
                 center.discard_observer(self, name=name, sender=self.new_session)
+        self._following_call = False
+        self._release_when_idle()
 
     def stop(self) -> None:
         """Stop following the session's Invitation (the session ended); a transferred call in
@@ -331,3 +363,5 @@ class TransferHandler:
         for name in CORE_NAMES:
             center.discard_observer(self, name=name, sender=self._invitation)
         self._core_done = True
+        self._stopped = True
+        self._release_when_idle()

@@ -361,6 +361,7 @@ class HopRequest(ABC):
         self.done = True
         self._attempt = None
         self._cancel_deadline()
+        self.on_done = _finished
 
     def _resolved(self, hops: Sequence[Hop]) -> None:
         if self.done:
@@ -440,10 +441,18 @@ class HopRequest(ABC):
         self._deadline = None
 
     def _finish(self, result: Any) -> None:
+        """The one end of the exchange: ``on_done`` hears ``result`` and is then let go. It is
+        often a closure over this request (``lambda result: owner._done(request, result)``):
+        dropping it ends that reference cycle, so reference counting frees the request."""
         self.done = True
         self._attempt = None
         self._cancel_deadline()
-        self.on_done(result)
+        on_done, self.on_done = self.on_done, _finished
+        on_done(result)
+
+
+def _finished(result: Any) -> None:
+    """``on_done`` of a request that finished or was cancelled: nothing is told any more."""
 
 
 class ClientRequest(HopRequest):

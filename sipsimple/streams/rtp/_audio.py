@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -77,7 +78,7 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         self.rtp_timeout = rtp_timeout
         self.local_address = local_address
         self.clock = clock  # the RTPTransport's clock (timeouts, RTCP); None: the monotonic clock
-        self.session: Any = None
+        self._session_ref: weakref.ref[Any] | None = None  # see the ``session`` property
         self.on_hold_by_local = False
         self.on_hold_by_remote = False
         self._account: Any = None
@@ -119,6 +120,19 @@ class AudioStream(metaclass=MediaStreamRegistrar):
         return stream
 
     # -- attributes -------------------------------------------------------------------------------
+
+    @property
+    def session(self) -> Any:
+        """The Session the stream was initialized for (None before). The session owns its streams,
+        so this back-pointer is a weak reference: a stream and its ended session are freed as
+        soon as nothing else refers to them, without waiting for the cyclic garbage collector.
+        It reads None once the session itself is gone."""
+        ref = self._session_ref
+        return None if ref is None else ref()
+
+    @session.setter
+    def session(self, session: Any) -> None:
+        self._session_ref = None if session is None else weakref.ref(session)
 
     @property
     def on_hold(self) -> bool:

@@ -297,11 +297,12 @@ class InvitationBase:
             _DIALOGS.pop((id(self.engine), dialog.call_id, dialog.local_tag, dialog.remote_tag), None)
 
     def _teardown(self) -> None:
-        # stray 2xx of other forks may still come for 64*T1 (RFC 6026 Timer M)
-        if getattr(self, "_stray_registered", False):
-            self.engine.reactor.callLater(64 * self._t1(), self._unlisten_stray)
+        # stray 2xx of other forks may still come for 64*T1 (RFC 6026 Timer M); after that our
+        # INVITE is over for good and is let go (``_after_teardown``)
+        if getattr(self, "_stray_registered", False) or self._invite is not None:
+            self.engine.reactor.callLater(64 * self._t1(), self._after_teardown)
         self._timers.cancel_all()
-        self._session_timer.stop()
+        self._session_timer.close()
         if self._refresh is not None:
             self._refresh.cancel()
             self._refresh = None
@@ -349,6 +350,8 @@ class InvitationBase:
         def _listen_stray(self) -> None: ...
 
         def _unlisten_stray(self) -> None: ...
+
+        def _after_teardown(self) -> None: ...
 
         def _send_ack(self, dialog: Dialog, number: int, body: bytes = b"") -> None: ...
 

@@ -46,6 +46,16 @@ class ForkMixin(InvitationBase):
             self._stray_registered = False
             self.engine.register_stray_handler(self.call_id, self._local_identity.tag, None)
 
+    def _after_teardown(self) -> None:
+        """64*T1 after the end no 2xx of our INVITE can come any more (RFC 6026): stop hearing
+        stray responses and let the INVITE request go. Its callbacks are our bound methods and
+        it refers to its transaction's listener, which refers back to it: dropping it here lets
+        reference counting free the Invitation, without the cyclic garbage collector."""
+        self._unlisten_stray()
+        if self._invite is not None:
+            self._invite.cancel()
+            self._invite = None
+
     def _on_stray_response(self, response: SIPResponse) -> None:
         """A response no client transaction took: a 2xx to one of our INVITEs must still be ACKed
         (again, for a retransmission) and, for a fork we did not keep, BYEd (RFC 3261 §13.2.2.4)."""

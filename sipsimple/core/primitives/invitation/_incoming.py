@@ -6,6 +6,7 @@ Also answers the peer's re-INVITE through ``send_response`` (see ``_proposals.py
 
 from __future__ import annotations
 
+import functools
 import random as _random
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -320,24 +321,26 @@ class IncomingMixin(InvitationBase):
     def _start_2xx(self, transaction: Any, response: SIPResponse) -> None:
         """Send our 2xx again at T1, 2*T1, ... up to T2 until its ACK; BYE at 64*T1 (§13.3.1.4)."""
         self._pending_2xx = (transaction, response, response.cseq.number)
-        interval = [self._t1()]
-
-        def again() -> None:
-            if self._pending_2xx is None or self._pending_2xx[1] is not response:
-                return
-            if not getattr(self.engine, "is_running", True):  # stopped meanwhile: nothing can go out
-                self._pending_2xx = None
-                self._timers.cancel("no-ack")
-                return
-            try:
-                transaction.send_response(response)
-            except (ProtocolError, ValueError) as error:
-                log.info("%r: cannot resend the 2xx: %s", self, error)
-            interval[0] = min(2 * interval[0], self._t2())
-            self._timers.set("2xx", interval[0], again)
-
-        self._timers.set("2xx", interval[0], again)
+        self._timers.set("2xx", self._t1(), functools.partial(self._resend_2xx, response, self._t1()))
         self._timers.set("no-ack", 64 * self._t1(), self._no_ack)
+
+    def _resend_2xx(self, response: SIPResponse, interval: float) -> None:
+        """The 2xx timer fired ``interval`` after the last send: send ``response`` again (while it
+        is still the one waiting for its ACK) and double the interval, up to T2. A partial of a
+        method rather than a closure calling itself, so no reference cycle outlives the call."""
+        pending = self._pending_2xx
+        if pending is None or pending[1] is not response:
+            return
+        if not getattr(self.engine, "is_running", True):  # stopped meanwhile: nothing can go out
+            self._pending_2xx = None
+            self._timers.cancel("no-ack")
+            return
+        try:
+            pending[0].send_response(response)
+        except (ProtocolError, ValueError) as error:
+            log.info("%r: cannot resend the 2xx: %s", self, error)
+        interval = min(2 * interval, self._t2())
+        self._timers.set("2xx", interval, functools.partial(self._resend_2xx, response, interval))
 
     def _no_ack(self) -> None:
         self._pending_2xx = None

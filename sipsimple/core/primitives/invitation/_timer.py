@@ -224,3 +224,13 @@ class SessionTimer:
         self.interval = None
         self._timers.cancel("session-refresh")
         self._timers.cancel("session-expiry")
+
+    def close(self) -> None:
+        """Stop for good (the Invitation ended): the callbacks, bound methods of the Invitation that
+        owns this timer, are let go, so the two are freed without the cyclic garbage collector."""
+        self.stop()
+        self._on_refresh = self._on_expired = _ended
+
+
+def _ended() -> None:
+    """The callback of a closed SessionTimer: it is never called (its timers were cancelled)."""
