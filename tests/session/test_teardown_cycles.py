@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import types
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -231,20 +230,6 @@ def test_a_call_held_and_resumed_before_its_end_leaves_no_cycle(
 # -- a call to a conference focus --------------------------------------------------------------
 
 
-class WeakFakeStream(FakeStream):
-    """The fake stream with AudioStream's weak ``session``, so that the cycles counted are the
-    Session's own, not the fake's."""
-
-    @property  # type: ignore[override]
-    def session(self) -> Any:
-        ref = self.__dict__.get("_session_ref")
-        return None if ref is None else ref()
-
-    @session.setter
-    def session(self, session: Any) -> None:
-        self.__dict__["_session_ref"] = None if session is None else weakref.ref(session)
-
-
 @pytest.fixture
 def conf_engine(loop: SkippingLoop) -> Iterator[Any]:
     engine = focus_engine(loop)
@@ -261,14 +246,14 @@ def focus(conf_engine: Any, registry: MediaStreamRegistryBase) -> Focus:
 def registry() -> MediaStreamRegistryBase:
     """The focus's SessionManager answers with the weak fake stream."""
     registry = MediaStreamRegistryBase()
-    registry.add(WeakFakeStream)
+    registry.add(FakeStream)
     return registry
 
 
 def join_and_leave_a_conference(loop, alice, focus) -> None:
     session = Session(alice)
     route = Route("127.0.0.1", focus.engine.local_address("udp").port, "udp")
-    session.connect(ToHeader(SIPURI("example.test", user="conf")), [route], [WeakFakeStream()])
+    session.connect(ToHeader(SIPURI("example.test", user="conf")), [route], [FakeStream()])
     loop.run_until(lambda: session.state == "connected", what="the call to the focus")
     handler = session.conference
     loop.run_until(lambda: handler.conference_info is not None, what="the conference state")
@@ -291,14 +276,14 @@ def test_a_call_to_a_conference_focus_leaves_no_cycle(loop, alice, focus):
 def add_remove_and_end(loop, alice, bob_engine, bob_manager) -> None:
     caller = Session(alice)
     route = Route("127.0.0.1", bob_engine.local_address("udp").port, "udp")
-    caller.connect(ToHeader(SIPURI("example.test", user="bob")), [route], [WeakFakeStream()])
+    caller.connect(ToHeader(SIPURI("example.test", user="bob")), [route], [FakeStream()])
     loop.run_until(
         lambda: bob_manager.sessions and bob_manager.sessions[0].state == "incoming", what="the call"
     )
     callee = bob_manager.sessions[0]
     callee.accept(callee.proposed_streams)
     loop.run_until(lambda: caller.state == "connected" and callee.state == "connected", what="both connected")
-    extra = WeakFakeStream()
+    extra = FakeStream()
     caller.add_stream(extra)
     loop.run_until(lambda: callee.state == "received_proposal", what="the proposal")
     callee.accept_proposal(callee.proposed_streams)
@@ -337,7 +322,7 @@ def answered(loop, caller, manager, known=()):
 def transfer_and_end(loop, alice, bob_engine, bob_manager, carol_engine, carol_manager) -> None:
     a_b = Session(alice)
     route = Route("127.0.0.1", bob_engine.local_address("udp").port, "udp")
-    a_b.connect(ToHeader(SIPURI("example.test", user="bob")), [route], [WeakFakeStream()])
+    a_b.connect(ToHeader(SIPURI("example.test", user="bob")), [route], [FakeStream()])
     b_a = answered(loop, a_b, bob_manager)
     b_a.transfer(SIPURI("127.0.0.1", user="carol", port=carol_engine.local_address("udp").port))
     loop.run_until(lambda: a_b.transfer_handler._incoming is not None, what="the REFER")

@@ -3,6 +3,7 @@ answers with an RTP-looking line of its own ``type`` and follows hold with sendo
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from zope.interface import implementer
@@ -30,7 +31,16 @@ class FakeStream:
         self.on_hold_by_local = False
         self.on_hold_by_remote = False
         self.calls: list[str] = []
-        self.session: Any = None
+        self._session_ref: weakref.ref[Any] | None = None
+
+    @property
+    def session(self) -> Any:
+        """Weak, like AudioStream's: the session owns its streams."""
+        return None if self._session_ref is None else self._session_ref()
+
+    @session.setter
+    def session(self, session: Any) -> None:
+        self._session_ref = None if session is None else weakref.ref(session)
 
     @property
     def on_hold(self) -> bool:

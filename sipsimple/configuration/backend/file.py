@@ -52,18 +52,20 @@ def dumps(data: dict[str, Any]) -> str:
     """The text form of a configuration tree."""
     check_tree(data)
     lines = [HEADER]
-
-    def emit(node: dict[str, Any], depth: int) -> None:
-        indent = _INDENT * depth
-        for name, value in node.items():
-            if isinstance(value, dict):
-                lines.append(f"{indent}{_name(name)}:")
-                emit(value, depth + 1)
-            else:
-                lines.append(f"{indent}{_name(name)} = {json.dumps(value, ensure_ascii=False)}")
-
-    emit(data, 0)
+    _emit(lines, data, 0)
     return "\n".join(lines) + "\n"
+
+
+def _emit(lines: list[str], node: dict[str, Any], depth: int) -> None:
+    """Append ``node``'s lines at ``depth`` (a module function: a recursive closure would be a
+    reference cycle left for the garbage collector after every save)."""
+    indent = _INDENT * depth
+    for name, value in node.items():
+        if isinstance(value, dict):
+            lines.append(f"{indent}{_name(name)}:")
+            _emit(lines, value, depth + 1)
+        else:
+            lines.append(f"{indent}{_name(name)} = {json.dumps(value, ensure_ascii=False)}")
 
 
 def _split_name(text: str, line_number: int) -> tuple[str, str]:
