@@ -29,10 +29,10 @@ from sipsimple.notification import NotificationCenter
 from sipsimple.storage import FileStorage
 from sipsimple.threading import TwistedThread
 from sipsimple.threading.green import GreenHub
-from tests.application.test_application import ThreadSafeRecorder, wait_for
 from tests.conftest import NotificationRecorder
 from tests.lookup.conftest import TableResolver
 from tests.support.reactor import fresh_reactor
+from tests.support.wait import wait_for
 
 STORED = {
     "Accounts": {
@@ -295,7 +295,7 @@ def test_a_corrupted_file_fails_the_application_start_which_can_be_retried(tmp_p
 
     config = Path(tmp_path, "config")
     config.write_bytes(CORRUPTIONS["binary garbage"])
-    recorder = ThreadSafeRecorder()
+    recorder = NotificationRecorder()
     NotificationCenter().add_observer(recorder)
     ConfigurationManager().stop()
     with fresh_reactor() as reactor:
@@ -312,9 +312,9 @@ def test_a_corrupted_file_fails_the_application_start_which_can_be_retried(tmp_p
         try:
             with pytest.raises(ConfigurationError, match="moved to"):
                 app.start(FileStorage(tmp_path))
-            assert not app.running and thread.thread is None and recorder.application() == []
+            assert not app.running and thread.thread is None and recorder.names("SIPApplication") == []
             app.start(FileStorage(tmp_path))
-            wait_for(lambda: "SIPApplicationDidStart" in recorder.application())
+            wait_for(lambda: recorder.named("SIPApplicationDidStart"), "the start", 5.0)
         finally:
             app.stop()
             if thread.thread is not None:

@@ -23,7 +23,6 @@ import datetime
 import errno
 import random
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -41,7 +40,7 @@ from sipsimple.core.engine import SIPEngine
 from sipsimple.core.sip.uri import SIPURI, FrozenSIPURI
 from sipsimple.lookup import DNSLookup, DNSLookupError, DNSManager
 from sipsimple.lookup._resolver import ResolverConfiguration
-from sipsimple.notification import Notification, NotificationCenter
+from sipsimple.notification import Notification
 from sipsimple.payloads.messagesummary import MessageSummary
 from sipsimple.storage import MemoryStorage
 from sipsimple.threading import TwistedThread
@@ -51,6 +50,7 @@ from tests.account.test_mwi import MWIServer
 from tests.account.test_mwi import make_alice as make_mwi_alice
 from tests.lookup.conftest import FakeReactor, TableResolver
 from tests.support.reactor import Loop, fresh_reactor
+from tests.support.wait import wait_for
 
 # -- the table ----------------------------------------------------------------------------------
 
@@ -206,42 +206,6 @@ def assert_catalogued(notifications: list[Notification], request: pytest.Fixture
     assert catalogue_problems(notifications) == []
 
 
-class Recorder:
-    """Keeps notifications posted on any thread."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._notifications: list[Notification] = []
-
-    def handle_notification(self, notification: Notification) -> None:
-        with self._lock:
-            self._notifications.append(notification)
-
-    @property
-    def notifications(self) -> list[Notification]:
-        with self._lock:
-            return list(self._notifications)
-
-    def named(self, name: str, sender: object = None) -> list[Notification]:
-        return [n for n in self.notifications if n.name == name and (sender is None or n.sender is sender)]
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    recorder = Recorder()
-    NotificationCenter().add_observer(recorder)
-    return recorder
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
-    """Poll for what another thread does (bounded); no timer is waited for."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        time.sleep(0.002)
-
-
 # -- the catalogue itself ------------------------------------------------------------------------
 
 
@@ -314,12 +278,12 @@ def test_an_application_that_starts_without_tls_and_stops(request, recorder):
     """TLS without a certificate cannot listen: FailedToStartTLS between WillStart and DidStart; the
     DNSManager initialises on the way; stop posts WillEnd and DidEnd. All from the application."""
     with application(["tls", "udp"]) as (app, _):
-        wait_for(lambda: recorder.named("SIPApplicationDidStart"), what="DidStart")
+        wait_for(lambda: recorder.named("SIPApplicationDidStart"), "DidStart", 5.0)
         app.stop()
-        wait_for(lambda: recorder.named("SIPApplicationDidEnd"), what="DidEnd")
-    assert {n.sender for n in recorder.notifications if n.name.startswith("SIPApplication")} == {app}
+        wait_for(lambda: recorder.named("SIPApplicationDidEnd"), "DidEnd", 5.0)
+    assert {n.sender for n in recorder.snapshot() if n.name.startswith("SIPApplication")} == {app}
     assert recorder.named("DNSResolverDidInitialize")[0].data.nameservers == ["127.0.0.1"]
-    assert_catalogued(recorder.notifications, request)
+    assert_catalogued(recorder.snapshot(), request)
 
 
 @produces("SIPApplicationGotFatalError")
@@ -327,12 +291,12 @@ def test_an_application_whose_engine_cannot_start_reports_a_fatal_error(request,
     """192.0.2.1 (TEST-NET-1) is no address of this machine: the engine cannot bind, the application
     posts GotFatalError with the error and its traceback, and stops by itself."""
     with application(["udp"], ip_address="192.0.2.1"):
-        wait_for(lambda: recorder.named("SIPApplicationDidEnd"), what="the application to stop itself")
+        wait_for(lambda: recorder.named("SIPApplicationDidEnd"), "the application to stop itself", 5.0)
     [fatal] = recorder.named("SIPApplicationGotFatalError")
     assert "192.0.2.1" in str(fatal.data.error) or "assign" in str(fatal.data.error)
     assert "Traceback" in fatal.data.traceback
     assert not recorder.named("SIPApplicationDidStart")
-    assert_catalogued(recorder.notifications, request)
+    assert_catalogued(recorder.snapshot(), request)
 
 
 # -- AccountManager and Account -------------------------------------------------------------------
@@ -355,8 +319,8 @@ def test_the_account_manager_adds_makes_default_and_removes_an_account(request, 
     assert [n.data.account for n in recorder.named("SIPAccountManagerDidRemoveAccount")] == [account]
     changes = recorder.named("SIPAccountManagerDidChangeDefaultAccount")
     assert [(n.data.old_account, n.data.account) for n in changes] == [(None, account), (account, None)]
-    assert all(n.sender is manager for n in recorder.notifications if n.name.startswith("SIPAccountManager"))
-    assert_catalogued(recorder.notifications, request)
+    assert all(n.sender is manager for n in recorder.snapshot() if n.name.startswith("SIPAccountManager"))
+    assert_catalogued(recorder.snapshot(), request)
 
 
 @produces(
@@ -381,10 +345,10 @@ def test_an_account_that_registers_refreshes_and_is_disabled(request, manager, r
     account.save()
     loop.run_until(lambda: recorder.named("SIPAccountDidDeactivate"), what="the deactivation")
     assert registrar.contacts() == []
-    assert {n.sender for n in recorder.notifications if n.name in SCENARIOS[request.function.__name__]} == {
+    assert {n.sender for n in recorder.snapshot() if n.name in SCENARIOS[request.function.__name__]} == {
         account
     }
-    assert_catalogued(recorder.notifications, request)
+    assert_catalogued(recorder.snapshot(), request)
 
 
 @produces("SIPAccountRegistrationDidFail", "SIPAccountRegistrationDidNotEnd")
@@ -404,7 +368,7 @@ def test_an_account_refused_registration_and_then_unregistration(
     account.save()
     loop.run_until(lambda: recorder.named("SIPAccountDidDeactivate"), what="the deactivation")
     assert recorder.named("SIPAccountRegistrationDidNotEnd")[0].data.code == 500
-    assert_catalogued(recorder.notifications, request)
+    assert_catalogued(recorder.snapshot(), request)
 
 
 # -- BonjourAccount over an in-memory mDNS ---------------------------------------------------------
@@ -607,10 +571,8 @@ def test_a_bonjour_account_announces_itself_and_follows_a_neighbour(request, bon
         "SIPAccountWillDeactivate",
         "SIPAccountDidDeactivate",
     ]
-    assert [
-        n.name for n in recorder.notifications if n.sender is account and n.name in activation
-    ] == activation
-    assert_catalogued(recorder.notifications, request)
+    assert [n.name for n in recorder.snapshot() if n.sender is account and n.name in activation] == activation
+    assert_catalogued(recorder.snapshot(), request)
 
 
 @produces("BonjourAccountRegistrationDidFail", "BonjourAccountDiscoveryDidFail")
@@ -629,7 +591,7 @@ def test_a_bonjour_account_whose_services_cannot_be_published_or_browsed(
     assert sorted(n.data.transport for n in failed) == ["tcp", "udp"]
     assert all("injected" in n.data.reason for n in failed)
     assert not recorder.named("BonjourAccountRegistrationDidSucceed")
-    assert_catalogued(recorder.notifications, request)
+    assert_catalogued(recorder.snapshot(), request)
 
 
 @produces("BonjourAccountRegistrationDidFail", "BonjourAccountDiscoveryDidFail")
@@ -643,7 +605,7 @@ def test_a_bonjour_account_where_mdns_cannot_run_at_all(request, bonjour, mdns, 
     )
     failures = recorder.named("BonjourAccountRegistrationDidFail", account)
     assert len(failures) == 2 and all("127.0.0.1" in n.data.reason for n in failures)
-    assert_catalogued(recorder.notifications, request)
+    assert_catalogued(recorder.snapshot(), request)
 
 
 @produces("BonjourAccountRegistrationUpdateDidFail", "BonjourAccountDiscoveryFailure")
@@ -673,7 +635,7 @@ def test_a_bonjour_account_that_cannot_republish_or_resolve_a_neighbour(
     [failure] = recorder.named("BonjourAccountDiscoveryFailure", account)
     assert failure.data.transport == "udp" and "did not answer" in failure.data.error
     assert not recorder.named("BonjourAccountDidAddNeighbour", account)
-    assert_catalogued(recorder.notifications, request)
+    assert_catalogued(recorder.snapshot(), request)
 
 
 # -- DNS --------------------------------------------------------------------------------------------
@@ -697,7 +659,7 @@ def test_the_dns_manager_initialises_and_follows_a_nameserver_change(request, dn
     system[:] = ["192.0.2.54"]
     clock.advance(30)
     assert recorder.named("DNSNameserversDidChange")[0].data.nameservers == ["192.0.2.54"]
-    assert_catalogued(recorder.notifications, request)
+    assert_catalogued(recorder.snapshot(), request)
 
 
 ZONE = {
@@ -725,7 +687,7 @@ def test_dns_lookups_that_succeed_and_fail_with_a_trace_per_query(request, recor
         handles[2].wait()
     contexts = {n.data.context for n in recorder.named("DNSLookupTrace")}
     assert contexts == {"lookup_sip_proxy", "lookup_service"}
-    assert_catalogued(recorder.notifications, request)
+    assert_catalogued(recorder.snapshot(), request)
 
 
 # -- message summary (MWI): added last, over sipsimple/account/_mwi.py -------------------------------
@@ -752,4 +714,4 @@ def test_mwi_an_account_subscribed_to_its_message_summary_gets_one(
     loop.run_until(lambda: recorder.named("SIPAccountMWIDidGetSummary", account), what="a summary")
     summary = recorder.named("SIPAccountMWIDidGetSummary", account)[0].data.message_summary
     assert isinstance(summary, MessageSummary) and summary.messages_waiting
-    assert_catalogued(recorder.notifications, request)
+    assert_catalogued(recorder.snapshot(), request)

@@ -4,8 +4,6 @@ registering and unregistering through it."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,42 +18,10 @@ from sipsimple.core.engine import SIPEngine
 from sipsimple.storage import MemoryStorage
 from sipsimple.threading import TwistedThread
 from tests.account.conftest import Registrar
-from tests.conftest import NotificationRecorder
 from tests.support.reactor import fresh_reactor
+from tests.support.wait import wait_for
 
 WAIT = 5.0
-
-
-def wait_for(condition: Callable[[], object], timeout: float = WAIT, what: str = "") -> None:
-    """Poll for something the reactor thread does (bounded); no timer is waited for here."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        time.sleep(0.002)
-
-
-class ThreadSafeRecorder(NotificationRecorder):
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-
-    def handle_notification(self, notification: Any) -> None:
-        with self._lock:
-            super().handle_notification(notification)
-
-    def application(self) -> list[str]:
-        with self._lock:
-            return [n.name for n in self.notifications if n.name.startswith("SIPApplication")]
-
-
-@pytest.fixture
-def recorder() -> ThreadSafeRecorder:
-    from sipsimple.notification import NotificationCenter
-
-    recorder = ThreadSafeRecorder()
-    NotificationCenter().add_observer(recorder)
-    return recorder
 
 
 @pytest.fixture
@@ -98,20 +64,20 @@ def run(app: SIPApplicationBase, function: Callable[[], Any]) -> Any:
 def test_start_and_stop_post_their_notifications_in_order(app, recorder):
     app.start(storage_with(["udp", "tcp"]))
     assert app.running
-    wait_for(lambda: "SIPApplicationDidStart" in recorder.application())
+    wait_for(lambda: recorder.named("SIPApplicationDidStart"), "the start", WAIT)
     assert app.engine.is_running and app.engine.local_udp_port and app.engine.local_tcp_port
     assert app.engine.local_tls_port is None  # not in the transport list
     assert app.account_manager.started and app.local_nat_type is None
     app.stop()
     assert not app.running
-    wait_for(lambda: "SIPApplicationDidEnd" in recorder.application())
-    assert recorder.application() == [
+    wait_for(lambda: recorder.named("SIPApplicationDidEnd"), "the end", WAIT)
+    assert recorder.names("SIPApplication") == [
         "SIPApplicationWillStart",
         "SIPApplicationDidStart",
         "SIPApplicationWillEnd",
         "SIPApplicationDidEnd",
     ]
-    assert all(n.data.timestamp is not None and n.sender is app for n in recorder.notifications
+    assert all(n.data.timestamp is not None and n.sender is app for n in recorder.snapshot()
                if n.name.startswith("SIPApplication"))  # fmt: skip
     app.twisted_thread.thread.join(WAIT)
     assert not app.engine.is_running
@@ -131,16 +97,16 @@ def test_a_configuration_that_cannot_load_propagates_and_start_can_be_called_aga
     broken.configuration_backend = Broken()  # type: ignore[assignment]
     with pytest.raises(ConfigurationError, match="the disk is on fire"):
         app.start(broken)
-    assert not app.running and app.twisted_thread.thread is None and recorder.application() == []
+    assert not app.running and app.twisted_thread.thread is None and recorder.names("SIPApplication") == []
     app.start(storage_with(["udp"]))
-    wait_for(lambda: "SIPApplicationDidStart" in recorder.application())
+    wait_for(lambda: recorder.named("SIPApplicationDidStart"), "the start", WAIT)
     assert app.engine.is_running
 
 
 def test_tls_that_cannot_start_is_reported_and_the_engine_runs_without_it(app, recorder):
     app.start(storage_with(["tls", "udp"]))  # TLS without a certificate cannot listen
-    wait_for(lambda: "SIPApplicationDidStart" in recorder.application())
-    assert recorder.application() == [
+    wait_for(lambda: recorder.named("SIPApplicationDidStart"), "the start", WAIT)
+    assert recorder.names("SIPApplication") == [
         "SIPApplicationWillStart",
         "SIPApplicationFailedToStartTLS",
         "SIPApplicationDidStart",
@@ -164,28 +130,28 @@ def test_engine_options_come_from_the_settings(app):
 
 def test_an_account_registers_through_the_application_and_stop_unregisters_it(app, recorder):
     app.start(storage_with(["udp"]))
-    wait_for(lambda: "SIPApplicationDidStart" in recorder.application())
+    wait_for(lambda: recorder.named("SIPApplicationDidStart"), "the start", WAIT)
     registrar = run(app, lambda: start_registrar(app))
     account = run(app, lambda: create_alice(registrar.proxy))
-    wait_for(lambda: recorder.named("SIPAccountRegistrationDidSucceed"), what="a registration")
+    wait_for(lambda: recorder.named("SIPAccountRegistrationDidSucceed"), "a registration", WAIT)
     assert registrar.contacts() == [str(account.contact["udp"])]
     app.stop()
-    wait_for(lambda: "SIPApplicationDidEnd" in recorder.application())
+    wait_for(lambda: recorder.named("SIPApplicationDidEnd"), "the end", WAIT)
     assert registrar.contacts() == []  # unregistered before the engine stopped
-    names = [n.name for n in recorder.notifications]
+    names = [n.name for n in recorder.snapshot()]
     assert names.index("SIPAccountRegistrationDidEnd") < names.index("SIPApplicationDidEnd")
 
 
 def test_stop_completes_in_bounded_time_when_the_registrar_is_gone(app, recorder):
     app.start(storage_with(["udp"]))
-    wait_for(lambda: "SIPApplicationDidStart" in recorder.application())
+    wait_for(lambda: recorder.named("SIPApplicationDidStart"), "the start", WAIT)
     registrar = run(app, lambda: start_registrar(app))
     run(app, lambda: create_alice(registrar.proxy))
-    wait_for(lambda: recorder.named("SIPAccountRegistrationDidSucceed"), what="a registration")
+    wait_for(lambda: recorder.named("SIPAccountRegistrationDidSucceed"), "a registration", WAIT)
     run(app, registrar.engine.stop)  # the registrar disappears; the unregistration gets no answer
     app.stop()
     # bounded by unregister_timeout (0.3 s) + 1 s, far below the 32 s of a UDP transaction timeout
-    wait_for(lambda: "SIPApplicationDidEnd" in recorder.application(), timeout=4)
+    wait_for(lambda: recorder.named("SIPApplicationDidEnd"), "the end", 4)
     assert not app.engine.is_running
     assert recorder.named("SIPAccountDidDeactivate")
 

@@ -29,8 +29,9 @@ from sipsimple.core.media._mixer import (
 from sipsimple.storage import MemoryStorage
 from sipsimple.threading import TwistedThread
 from tests.support.reactor import fresh_reactor
+from tests.support.wait import wait_for
 
-from .test_application import WAIT, ThreadSafeRecorder, wait_for
+from .test_application import WAIT
 
 os.environ.setdefault("JACK_NO_START_SERVER", "1")
 
@@ -51,15 +52,6 @@ class Calls:
 
     def of(self, mixer: AudioMixer | None) -> list[tuple[str | None, str | None, int]]:
         return [(i, o, t) for m, i, o, t in list(self.calls) if m is mixer]
-
-
-@pytest.fixture
-def recorder() -> ThreadSafeRecorder:
-    from sipsimple.notification import NotificationCenter
-
-    recorder = ThreadSafeRecorder()
-    NotificationCenter().add_observer(recorder)
-    return recorder
 
 
 @pytest.fixture
@@ -97,7 +89,7 @@ def make_app() -> Iterator[Callable[..., SIPApplicationBase]]:
             storage.configuration_backend.save({"SIPSimpleSettings": settings, "Accounts": {}})
             application.start(storage)
             started.append(application)
-            wait_for(lambda: application._state == "running", what="the start")
+            wait_for(lambda: application._state == "running", "the start", WAIT)
             return application
 
         try:
@@ -155,7 +147,7 @@ def test_start_makes_running_voice_and_alert_mixers_with_their_devices_in_their_
         # no sound card here: the null device, ticked by the mixer's clock thread
         assert mixer.real_input_device is None and mixer.real_output_device is None
         first = ticks(mixer)
-        wait_for(lambda m=mixer, f=first: ticks(m) > f + 2, what="the mixer's clock")  # type: ignore[misc]
+        wait_for(lambda m=mixer, f=first: ticks(m) > f + 2, "the mixer's clock", WAIT)  # type: ignore[misc]
     assert not voice.muted
 
 
@@ -178,24 +170,24 @@ def test_devices_come_from_the_settings_and_a_device_setting_change_reaches_set_
     assert (alert.input_device, alert.output_device) == (None, alert_file)  # the alert mixer plays only
     before = len(calls.of(voice))
     save(audio__output_device=second)
-    wait_for(lambda: voice.output_device == second, what="the new output device")
+    wait_for(lambda: voice.output_device == second, "the new output device", WAIT)
     assert calls.of(voice)[before:] == [(None, second, 200)]
     save(audio__echo_canceller__enabled=False)
-    wait_for(lambda: voice.ec_tail_length == 0, what="the echo canceller to go")
+    wait_for(lambda: voice.ec_tail_length == 0, "the echo canceller to go", WAIT)
     assert calls.of(voice)[-1] == (None, second, 0)
     save(audio__alert_device=None)
-    wait_for(lambda: calls.of(alert)[-1] == (None, None, 0), what="the alert device change")
+    wait_for(lambda: calls.of(alert)[-1] == (None, None, 0), "the alert device change", WAIT)
     assert app.voice_audio_mixer is voice and app.alert_audio_mixer is alert  # reconfigured, not replaced
-    wait_for(lambda: (tmp_path / "one.wav").exists(), what="the first output file to be completed")
+    wait_for(lambda: (tmp_path / "one.wav").exists(), "the first output file to be completed", WAIT)
 
 
 def test_the_muted_setting_mutes_the_voice_mixer(make_app):
     app = make_app()
     assert not app.voice_audio_mixer.muted
     save(audio__muted=True)
-    wait_for(lambda: app.voice_audio_mixer.muted, what="the mute")
+    wait_for(lambda: app.voice_audio_mixer.muted, "the mute", WAIT)
     save(audio__muted=False)
-    wait_for(lambda: not app.voice_audio_mixer.muted, what="the unmute")
+    wait_for(lambda: not app.voice_audio_mixer.muted, "the unmute", WAIT)
 
 
 def test_a_sample_rate_change_makes_new_mixers_and_a_playing_wave_player_stays_connected(
@@ -216,7 +208,7 @@ def test_a_sample_rate_change_makes_new_mixers_and_a_playing_wave_player_stays_c
     assert (player.producer_slot, 0) in old_voice.connected_slots
     save(audio__sample_rate=32000)
     # the last step of the change: the old mixers stop once the new ones are in place
-    wait_for(lambda: not old_voice.is_running and not old_alert.is_running, what="the old mixers to stop")
+    wait_for(lambda: not old_voice.is_running and not old_alert.is_running, "the old mixers to stop", WAIT)
     voice = app.voice_audio_mixer
     assert voice is not old_voice and voice.sample_rate == app.alert_audio_mixer.sample_rate == 32000
     assert app.alert_audio_mixer is not old_alert and app.voice_audio_bridge is not old_bridge
@@ -234,7 +226,7 @@ def test_the_codec_list_setting_orders_the_engine_codecs_at_start_and_on_change(
     app = make_app(rtp={"audio_codec_list": ["PCMU", "opus"]})
     assert app.engine.codecs == ["PCMU", "opus"]
     save(rtp__audio_codec_list=["G722", "PCMA", "PCMU"])
-    wait_for(lambda: app.engine.codecs == ["G722", "PCMA", "PCMU"], what="the new codec order")
+    wait_for(lambda: app.engine.codecs == ["G722", "PCMA", "PCMU"], "the new codec order", WAIT)
     with pytest.raises(ValueError):
         save(rtp__audio_codec_list=["PCMU", "iLBC"])  # the setting refuses what the engine lacks
     assert app.engine.codecs == ["G722", "PCMA", "PCMU"]
@@ -265,8 +257,8 @@ def test_a_system_device_change_reopens_the_devices_of_mixers_that_use_one(make_
         "Headset",
     )
     run(app, engine.refresh_sound_devices)
-    wait_for(lambda: len(calls.of(voice)) > voice_before, what="the voice devices to reopen")
-    wait_for(lambda: len(calls.of(alert)) > alert_before, what="the alert device to reopen")
+    wait_for(lambda: len(calls.of(voice)) > voice_before, "the voice devices to reopen", WAIT)
+    wait_for(lambda: len(calls.of(alert)) > alert_before, "the alert device to reopen", WAIT)
     assert calls.of(voice)[voice_before] == (None, "system_default", 200)
     assert calls.of(alert)[alert_before] == (None, "system_default", 0)
 
@@ -278,15 +270,15 @@ def test_devices_that_cannot_be_used_leave_the_null_device_and_the_application_r
         return AudioMixer(input_device, output_device, *args, **kwargs)
 
     app = make_app(audio={"input_device": "No Such Microphone"}, mixer_factory=refuses_devices)
-    assert app.running and "SIPApplicationDidStart" in recorder.application()
-    assert "SIPApplicationGotFatalError" not in recorder.application()
+    assert app.running and "SIPApplicationDidStart" in recorder.names("SIPApplication")
+    assert "SIPApplicationGotFatalError" not in recorder.names("SIPApplication")
     for mixer in (app.voice_audio_mixer, app.alert_audio_mixer):
         assert mixer.input_device is None and mixer.output_device is None and mixer.is_running
 
 
 def test_a_named_device_that_does_not_exist_falls_back_without_failing_the_start(make_app, recorder):
     app = make_app(audio={"input_device": "No Such Microphone", "output_device": "No Such Speakers"})
-    assert "SIPApplicationDidStart" in recorder.application()
+    assert "SIPApplicationDidStart" in recorder.names("SIPApplication")
     assert (
         app.voice_audio_mixer.real_input_device is None and app.voice_audio_mixer.real_output_device is None
     )
@@ -297,7 +289,7 @@ def test_stop_tears_the_audio_down_and_settings_changes_are_no_longer_followed(m
     app = make_app()
     voice, alert = app.voice_audio_mixer, app.alert_audio_mixer
     app.stop()
-    wait_for(lambda: "SIPApplicationDidEnd" in recorder.application(), what="the end")
+    wait_for(lambda: recorder.named("SIPApplicationDidEnd"), "the end", WAIT)
     assert not voice.is_running and not alert.is_running
     for name in ("mixer", "device", "bridge"):
         assert getattr(app, f"voice_audio_{name}") is None and getattr(app, f"alert_audio_{name}") is None

@@ -7,7 +7,6 @@ registers the accounts again."""
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from sipsimple.application import SIPApplicationBase
 from sipsimple.configuration import ConfigurationManager
 from sipsimple.configuration.settings import SIPSimpleSettings
 from sipsimple.core.engine import SIPEngine
-from sipsimple.notification import NotificationCenter
 from sipsimple.storage import MemoryStorage
 from sipsimple.threading import TwistedThread
 from sipsimple.util._network import NetworkMonitor
@@ -28,29 +26,9 @@ from tests.account.conftest import Registrar
 from tests.conftest import NotificationRecorder
 from tests.core.sip.transport.certs import make_pki
 from tests.support.reactor import fresh_reactor
+from tests.support.wait import wait_for
 
-from .test_application import WAIT, wait_for
-
-
-class Recorder(NotificationRecorder):
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-
-    def handle_notification(self, notification: Any) -> None:
-        with self._lock:
-            super().handle_notification(notification)
-
-    def named(self, name: str) -> list[Any]:
-        with self._lock:
-            return [n for n in self.notifications if n.name == name]
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    recorder = Recorder()
-    NotificationCenter().add_observer(recorder)
-    return recorder
+from .test_application import WAIT
 
 
 class Probe:
@@ -96,7 +74,7 @@ def make_app() -> Iterator[Callable[..., SIPApplicationBase]]:
             )
             application.start(storage)
             started.append(application)
-            wait_for(lambda: application.running and application._state == "running", what="the start")
+            wait_for(lambda: application.running and application._state == "running", "the start", WAIT)
             return application
 
         try:
@@ -138,7 +116,7 @@ def create_alice(proxy: str) -> Any:
     return account
 
 
-def changed_transports(recorder: Recorder, app: SIPApplicationBase) -> list[str]:
+def changed_transports(recorder: NotificationRecorder, app: SIPApplicationBase) -> list[str]:
     return [n.data.transport for n in recorder.named("SIPEngineTransportDidChange") if n.sender is app.engine]
 
 
@@ -152,12 +130,12 @@ def test_a_new_udp_port_moves_only_udp_and_the_account_registers_its_new_contact
     app = make_app(["udp", "tcp"])
     registrar = run(app, lambda: start_registrar(app))
     account = run(app, lambda: create_alice(registrar.proxy))
-    wait_for(lambda: recorder.named("SIPAccountRegistrationDidSucceed"), what="the registration")
+    wait_for(lambda: recorder.named("SIPAccountRegistrationDidSucceed"), "the registration", WAIT)
     tcp = app.engine.local_address("tcp")
     port = free_port()
     save(sip__udp_port=port)
-    wait_for(lambda: app.engine.local_udp_port == port, what="the UDP listener to move")
-    wait_for(lambda: len(recorder.named("SIPAccountRegistrationDidSucceed")) == 2, what="a new registration")
+    wait_for(lambda: app.engine.local_udp_port == port, "the UDP listener to move", WAIT)
+    wait_for(lambda: len(recorder.named("SIPAccountRegistrationDidSucceed")) == 2, "a new registration", WAIT)
     assert registrar.contacts() == [f"sip:{account.contact.username}@127.0.0.1:{port}"]
     assert changed_transports(recorder, app) == ["udp"] and app.engine.local_address("tcp") == tcp
     run(app, registrar.engine.stop)
@@ -170,7 +148,7 @@ def test_a_port_that_cannot_be_bound_is_reported_and_the_old_listener_stays(make
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
         save(sip__udp_port=port)
-        wait_for(lambda: recorder.named("SIPApplicationFailedToChangeTransport"), what="the failure")
+        wait_for(lambda: recorder.named("SIPApplicationFailedToChangeTransport"), "the failure", WAIT)
     failure = recorder.named("SIPApplicationFailedToChangeTransport")[0]
     assert failure.sender is app and (failure.data.transport, failure.data.port) == ("udp", port)
     assert "cannot listen for udp" in str(failure.data.error)
@@ -182,12 +160,14 @@ def test_the_transport_list_turns_transports_on_and_off_and_the_resolver_follows
     udp = app.engine.local_address("udp")
     assert app.account_manager.resolver.supported_transports == ["udp", "tcp"]
     save(sip__transport_list=["udp"])
-    wait_for(lambda: app.engine.local_address("tcp") is None, what="TCP to stop")
+    wait_for(lambda: app.engine.local_address("tcp") is None, "TCP to stop", WAIT)
     assert app.engine.local_address("udp") == udp  # untouched: neither its port nor its state changed
-    wait_for(lambda: app.account_manager.resolver.supported_transports == ["udp"], what="the resolver")
+    wait_for(lambda: app.account_manager.resolver.supported_transports == ["udp"], "the resolver", WAIT)
     save(sip__transport_list=["tcp", "udp"])
-    wait_for(lambda: app.engine.local_address("tcp") is not None, what="TCP to start again")
-    wait_for(lambda: app.account_manager.resolver.supported_transports == ["tcp", "udp"], what="the resolver")
+    wait_for(lambda: app.engine.local_address("tcp") is not None, "TCP to start again", WAIT)
+    wait_for(
+        lambda: app.account_manager.resolver.supported_transports == ["tcp", "udp"], "the resolver", WAIT
+    )
     assert changed_transports(recorder, app) == ["tcp", "tcp"]
 
 
@@ -196,19 +176,19 @@ def test_tls_starts_when_a_certificate_arrives_and_a_bad_one_is_reported(make_ap
     combined = tmp_path / "combined.pem"
     combined.write_bytes(pki.server_certificate.read_bytes() + pki.server_key.read_bytes())
     app = make_app(["tls", "udp"])
-    wait_for(lambda: recorder.named("SIPApplicationFailedToStartTLS"), what="TLS failing at start")
+    wait_for(lambda: recorder.named("SIPApplicationFailedToStartTLS"), "TLS failing at start", WAIT)
     assert app.engine.local_address("tls") is None
     save(tls__certificate=str(combined))
-    wait_for(lambda: app.engine.local_address("tls") is not None, what="TLS to start")
+    wait_for(lambda: app.engine.local_address("tls") is not None, "TLS to start", WAIT)
     tls = app.engine.local_address("tls")
     bad = tmp_path / "bad.pem"
     bad.write_text("no certificate here")
     save(tls__certificate=str(bad))
-    wait_for(lambda: len(recorder.named("SIPApplicationFailedToStartTLS")) == 2, what="the bad certificate")
+    wait_for(lambda: len(recorder.named("SIPApplicationFailedToStartTLS")) == 2, "the bad certificate", WAIT)
     assert "certificate" in str(recorder.named("SIPApplicationFailedToStartTLS")[1].data.error).lower()
     assert app.running and app.engine.local_address("tls") == tls  # the old one keeps serving
     save(tls__certificate=str(combined), tls__verify_server=False)  # same port: the socket stays
-    wait_for(lambda: app.engine.transports.tls_configuration.verify_server is False, what="the new options")
+    wait_for(lambda: app.engine.transports.tls_configuration.verify_server is False, "the new options", WAIT)
     assert app.engine.local_address("tls") == tls
 
 
@@ -221,13 +201,13 @@ def test_a_new_host_address_moves_the_listeners_and_the_account_registers_from_t
     assert app.engine.ip_address == "127.0.0.1"  # the monitor's address, nothing was pinned
     registrar = run(app, lambda: start_registrar(app))
     account = run(app, lambda: create_alice(registrar.proxy))
-    wait_for(lambda: recorder.named("SIPAccountRegistrationDidSucceed"), what="the registration")
+    wait_for(lambda: recorder.named("SIPAccountRegistrationDidSucceed"), "the registration", WAIT)
     probe.address = "127.0.0.2"
     run(app, lambda: clock.advance(5))
     change = recorder.named("SystemIPAddressDidChange")[0].data
     assert (change.old_ip_address, change.new_ip_address) == ("127.0.0.1", "127.0.0.2")
     assert app.engine.local_address("udp").host == "127.0.0.2"
-    wait_for(lambda: len(recorder.named("SIPAccountRegistrationDidSucceed")) == 2, what="a new registration")
+    wait_for(lambda: len(recorder.named("SIPAccountRegistrationDidSucceed")) == 2, "a new registration", WAIT)
     assert registrar.contacts() == [str(account.contact["udp"])]
     assert account.contact["udp"].host == "127.0.0.2"
     run(app, registrar.engine.stop)
@@ -239,10 +219,10 @@ def test_a_pinned_address_stays_but_a_network_change_still_registers_again(make_
     app = make_app(["udp"], monitor=NetworkMonitor(clock=clock, probe=probe, interval=5))
     registrar = run(app, lambda: start_registrar(app))
     run(app, lambda: create_alice(registrar.proxy))
-    wait_for(lambda: recorder.named("SIPAccountRegistrationDidSucceed"), what="the registration")
+    wait_for(lambda: recorder.named("SIPAccountRegistrationDidSucceed"), "the registration", WAIT)
     probe.address = "10.1.1.2"
     run(app, lambda: clock.advance(5))
     assert recorder.named("NetworkConditionsDidChange")
-    wait_for(lambda: len(recorder.named("SIPAccountRegistrationDidSucceed")) == 2, what="a new registration")
+    wait_for(lambda: len(recorder.named("SIPAccountRegistrationDidSucceed")) == 2, "a new registration", WAIT)
     assert app.engine.ip_address == "127.0.0.1"  # engine_options pinned it
     run(app, registrar.engine.stop)

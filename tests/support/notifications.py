@@ -27,8 +27,9 @@ class NotificationRecorder:
         with self.lock:
             return list(self.notifications)
 
-    def names(self) -> list[str]:
-        return [n.name for n in self.snapshot()]
+    def names(self, prefix: str = "") -> list[str]:
+        """The names received so far, oldest first; only those starting with ``prefix`` when it is given."""
+        return [n.name for n in self.snapshot() if n.name.startswith(prefix)]
 
     def named(self, name: str, /, sender: object = None, **data: Any) -> list[Notification]:
         """The notifications called ``name``, oldest first; only those posted by ``sender`` when it is

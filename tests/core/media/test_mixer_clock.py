@@ -15,6 +15,7 @@ import pytest
 from sipsimple.core import SIPCoreInvalidStateError
 from sipsimple.core.media._mixer import AudioMixer, MemoryPort, read_wave_file
 from tests.core.media.mixer_signals import noise, pcm, samples
+from tests.support.wait import wait_for
 
 
 def native_threads() -> int:
@@ -22,12 +23,11 @@ def native_threads() -> int:
 
 
 def wait_for_ticks(mixer: AudioMixer, count: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while mixer.statistics["clock_ticks"] < count:
-        assert time.monotonic() < deadline, (
-            f"the clock made {mixer.statistics['clock_ticks']} of {count} ticks"
-        )
-        time.sleep(0.005)
+    wait_for(
+        lambda: mixer.statistics["clock_ticks"] >= count,
+        lambda: f"{count} ticks (the clock made {mixer.statistics['clock_ticks']})",
+        timeout,
+    )
 
 
 def test_the_clock_ticks_about_once_per_frame_until_stopped():

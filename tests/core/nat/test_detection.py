@@ -26,9 +26,10 @@ from sipsimple.core.nat.stun import TransportAddress
 from sipsimple.notification import NotificationCenter
 from sipsimple.storage import MemoryStorage
 from sipsimple.threading import TwistedThread
-from tests.application.test_application import ThreadSafeRecorder, wait_for
+from tests.conftest import NotificationRecorder
 from tests.core.nat.stun_server import FakeSTUNServer
 from tests.support.reactor import Loop, fresh_reactor
+from tests.support.wait import wait_for
 
 LOCAL = TransportAddress("10.0.0.2", 5000)
 
@@ -246,7 +247,7 @@ def app() -> Iterator[SIPApplicationBase]:
 
 
 def test_the_application_detects_its_nat_type_after_start_and_posts_it(app):
-    recorder = ThreadSafeRecorder()
+    recorder = NotificationRecorder()
     NotificationCenter().add_observer(recorder)
     server = FakeSTUNServer(app.engine.reactor).start()  # the reactor does not run yet: binding is safe
     storage = MemoryStorage()
@@ -266,13 +267,13 @@ def test_the_application_detects_its_nat_type_after_start_and_posts_it(app):
         }
     )
     app.start(storage)
-    wait_for(lambda: "SIPApplicationDidDetectNATType" in recorder.application(), what="the NAT type")
+    wait_for(lambda: recorder.named("SIPApplicationDidDetectNATType"), "the NAT type", 5.0)
     assert app.local_nat_type == "Open Internet"
     [notification] = recorder.named("SIPApplicationDidDetectNATType")
     assert notification.sender is app and notification.data.nat_type == "Open Internet"
     assert notification.data.behaviour.server == server.primary and notification.data.timestamp is not None
-    names = recorder.application()
+    names = recorder.names("SIPApplication")
     assert names.index("SIPApplicationDidStart") < names.index("SIPApplicationDidDetectNATType")
     app.twisted_thread.call_and_wait(server.stop, timeout=5)
     app.stop()
-    wait_for(lambda: "SIPApplicationDidEnd" in recorder.application(), what="the end")
+    wait_for(lambda: recorder.named("SIPApplicationDidEnd"), "the end", 5.0)

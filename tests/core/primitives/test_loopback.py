@@ -14,6 +14,8 @@ from sipsimple.core.primitives import Hop
 from sipsimple.core.sip.headers import ContactHeader, RouteHeader
 from sipsimple.core.sip.transport import TransportAddress
 from sipsimple.core.sip.uri import SIPURI
+from tests.support.reactor import WAIT
+from tests.support.wait import wait_for_notification
 
 from .conftest import ALICE, BOB
 
@@ -37,11 +39,6 @@ def contact_of(engine, transport="udp"):
     )
 
 
-def wait_for(loop, recorder, *names):
-    loop.run_until(lambda: any(recorder.named(name) for name in names), what=" or ".join(names))
-    return next(recorder.named(name)[-1] for name in names if recorder.named(name))
-
-
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_registration_with_digest_auth_registers_and_end_unregisters(
     loop, client, server_engine, server, recorder, transport
@@ -49,14 +46,18 @@ def test_registration_with_digest_auth_registers_and_end_unregisters(
     registration = Registration(ALICE, ALICE_CREDENTIALS, duration=120, engine=client)
     contact = contact_of(client, transport)
     registration.register(contact, route_to(server_engine, transport))
-    succeeded = wait_for(loop, recorder, "SIPRegistrationDidSucceed", "SIPRegistrationDidFail")
+    succeeded = wait_for_notification(
+        loop, recorder, "SIPRegistrationDidSucceed", "SIPRegistrationDidFail", timeout=WAIT
+    )
     assert succeeded.name == "SIPRegistrationDidSucceed", succeeded.data
     assert succeeded.data.expires == 120 and succeeded.data.contact_header.uri == contact.uri
     assert [c.uri for c in succeeded.data.contact_header_list] == [contact.uri]
     bindings = server.bindings["sip:alice@example.test"]
     assert list(bindings) == [str(contact.uri)]
     registration.end()
-    ended = wait_for(loop, recorder, "SIPRegistrationDidEnd", "SIPRegistrationDidNotEnd")
+    ended = wait_for_notification(
+        loop, recorder, "SIPRegistrationDidEnd", "SIPRegistrationDidNotEnd", timeout=WAIT
+    )
     assert ended.name == "SIPRegistrationDidEnd" and ended.data.expired is False
     assert server.bindings["sip:alice@example.test"] == {}
     # 401, then the answer, then the unregistration with pre-emptive credentials
@@ -69,7 +70,9 @@ def test_a_wrong_password_is_reported_after_two_registers_and_nothing_more(
 ):
     registration = Registration(ALICE, Credentials("alice", "not-the-password"), engine=client)
     registration.register(contact_of(client), route_to(server_engine))
-    failed = wait_for(loop, recorder, "SIPRegistrationDidFail", "SIPRegistrationDidSucceed")
+    failed = wait_for_notification(
+        loop, recorder, "SIPRegistrationDidFail", "SIPRegistrationDidSucceed", timeout=WAIT
+    )
     assert failed.name == "SIPRegistrationDidFail" and failed.data.code == 401
     loop.turn(50)
     assert server.count("REGISTER") == 2 and not registration.is_registered
@@ -81,7 +84,9 @@ def test_423_from_the_registrar_is_retried_with_its_min_expires(
     server.min_expires = 60
     registration = Registration(ALICE, ALICE_CREDENTIALS, duration=10, engine=client)
     registration.register(contact_of(client), route_to(server_engine))
-    succeeded = wait_for(loop, recorder, "SIPRegistrationDidSucceed", "SIPRegistrationDidFail")
+    succeeded = wait_for_notification(
+        loop, recorder, "SIPRegistrationDidSucceed", "SIPRegistrationDidFail", timeout=WAIT
+    )
     assert succeeded.name == "SIPRegistrationDidSucceed" and succeeded.data.expires == 60
     assert registration.expires == 60
 
@@ -97,7 +102,7 @@ def test_a_message_challenged_by_407_is_delivered(loop, client, server_engine, s
         engine=client,
     )
     message.send(timeout=5)
-    done = wait_for(loop, recorder, "SIPMessageDidSucceed", "SIPMessageDidFail")
+    done = wait_for_notification(loop, recorder, "SIPMessageDidSucceed", "SIPMessageDidFail", timeout=WAIT)
     assert done.name == "SIPMessageDidSucceed" and done.data.code == 200
     [delivered] = server.messages
     assert delivered.body == b"hello bob" and delivered.get("Proxy-Authorization") is not None
@@ -108,14 +113,16 @@ def test_a_publication_publishes_modifies_and_ends(loop, client, server_engine, 
     publication = Publication(ALICE, "presence", "application/pidf+xml", ALICE_CREDENTIALS, engine=client)
     route = route_to(server_engine)
     publication.publish(b"<one/>", route)
-    wait_for(loop, recorder, "SIPPublicationDidSucceed", "SIPPublicationDidFail")
+    wait_for_notification(loop, recorder, "SIPPublicationDidSucceed", "SIPPublicationDidFail", timeout=WAIT)
     assert [e.body for e in server.entities.values()] == [b"<one/>"]
     publication.publish(b"<two/>", route)
     loop.run_until(lambda: len(recorder.named("SIPPublicationDidSucceed")) == 2)
     assert [e.body for e in server.entities.values()] == [b"<two/>"]
     assert publication.etag in server.entities
     publication.end()
-    ended = wait_for(loop, recorder, "SIPPublicationDidEnd", "SIPPublicationDidNotEnd")
+    ended = wait_for_notification(
+        loop, recorder, "SIPPublicationDidEnd", "SIPPublicationDidNotEnd", timeout=WAIT
+    )
     assert ended.name == "SIPPublicationDidEnd" and server.entities == {}
 
 
@@ -125,7 +132,7 @@ def test_a_publication_the_server_forgot_is_republished_after_412(
     publication = Publication(ALICE, "presence", "application/pidf+xml", ALICE_CREDENTIALS, engine=client)
     route = route_to(server_engine)
     publication.publish(b"<state/>", route)
-    wait_for(loop, recorder, "SIPPublicationDidSucceed", "SIPPublicationDidFail")
+    wait_for_notification(loop, recorder, "SIPPublicationDidSucceed", "SIPPublicationDidFail", timeout=WAIT)
     server.entities.clear()  # the compositor lost it (a restart)
     publication.publish(None, route)  # a refresh
     loop.run_until(lambda: len(recorder.named("SIPPublicationDidSucceed")) == 2)
@@ -149,7 +156,7 @@ def test_a_generic_request_register_is_authenticated_and_expires(
         engine=client,
     )
     request.send()
-    done = wait_for(loop, recorder, "SIPRequestDidSucceed", "SIPRequestDidFail")
+    done = wait_for_notification(loop, recorder, "SIPRequestDidSucceed", "SIPRequestDidFail", timeout=WAIT)
     assert done.name == "SIPRequestDidSucceed" and done.data.expires == 90
     assert request.state == "EXPIRING" and request.cseq == 2
     request.end()
@@ -179,6 +186,6 @@ def test_a_refused_connection_fails_over_to_the_next_address(loop, client, serve
         ALICE, BOB, route, "text/plain", "failover", ALICE_CREDENTIALS, engine=client, resolver=resolver
     )
     message.send(timeout=5)
-    done = wait_for(loop, recorder, "SIPMessageDidSucceed", "SIPMessageDidFail")
+    done = wait_for_notification(loop, recorder, "SIPMessageDidSucceed", "SIPMessageDidFail", timeout=WAIT)
     assert done.name == "SIPMessageDidSucceed", done.data.reason
     assert [m.body for m in server.messages] == [b"failover"]

@@ -13,6 +13,8 @@ from sipsimple.core.primitives.referral import parse_sipfrag_status
 from sipsimple.core.sip.credentials import Credentials
 from sipsimple.core.sip.headers import ContactHeader, EventHeader, ReferToHeader, RouteHeader, ToHeader
 from sipsimple.core.sip.uri import SIPURI
+from tests.support.reactor import WAIT
+from tests.support.wait import wait_for_notification
 
 from .conftest import ALICE, CONTACT, ROUTE
 from .dialog_fakes import DialogFakeEngine, notify_for
@@ -204,11 +206,6 @@ def address_of(engine, user=None):
     return SIPURI("127.0.0.1", user=user, port=engine.local_address("udp").port)
 
 
-def wait_for(loop, recorder, name, count=1):
-    loop.run_until(lambda: len(recorder.named(name)) >= count, what=f"{count} x {name}")
-    return recorder.named(name)[count - 1]
-
-
 def loop_referral(referrer, referee) -> Referral:
     return Referral(
         address_of(referee, "bob"),
@@ -224,22 +221,23 @@ def loop_referral(referrer, referee) -> Referral:
 def test_a_refer_and_its_sipfrag_notifies_go_round_between_two_engines(loop, referrer, referee, recorder):
     referral = loop_referral(referrer, referee)
     referral.send_refer()
-    got = wait_for(loop, recorder, "SIPIncomingReferralGotRefer")
+    got = wait_for_notification(loop, recorder, "SIPIncomingReferralGotRefer", timeout=WAIT)
     incoming = got.sender
     assert str(got.data.refer_to_header.uri) == "sip:carol@example.test"
     assert got.data.from_header.uri == ALICE.uri
     incoming.accept()
-    trying = wait_for(loop, recorder, "SIPReferralGotNotify")
+    trying = wait_for_notification(loop, recorder, "SIPReferralGotNotify", timeout=WAIT)
     assert (trying.data.code, trying.data.reason) == (100, "Trying") and referral.state == "ACTIVE"
-    wait_for(loop, recorder, "SIPIncomingReferralNotifyDidSucceed")
+    wait_for_notification(loop, recorder, "SIPIncomingReferralNotifyDidSucceed", timeout=WAIT)
     incoming.send_notify(180)
-    wait_for(loop, recorder, "SIPIncomingReferralNotifyDidSucceed", 2)
+    wait_for_notification(loop, recorder, "SIPIncomingReferralNotifyDidSucceed", count=2, timeout=WAIT)
     incoming.send_notify(200)
-    ended = wait_for(loop, recorder, "SIPReferralDidEnd")
+    ended = wait_for_notification(loop, recorder, "SIPReferralDidEnd", timeout=WAIT)
     assert (ended.data.originator, ended.data.reason) == ("remote", "noresource")
     codes = [(n.data.code, n.data.reason) for n in recorder.named("SIPReferralGotNotify")]
     assert codes == [(100, "Trying"), (180, "Ringing"), (200, "OK")]
-    assert wait_for(loop, recorder, "SIPIncomingReferralDidEnd").data.originator == "local"
+    incoming_ended = wait_for_notification(loop, recorder, "SIPIncomingReferralDidEnd", timeout=WAIT)
+    assert incoming_ended.data.originator == "local"
     assert referral.state == incoming.state == "TERMINATED"
 
 
@@ -248,19 +246,20 @@ def test_the_referrer_ending_the_implicit_subscription_ends_it_on_both_sides(
 ):
     referral = loop_referral(referrer, referee)
     referral.send_refer()
-    incoming = wait_for(loop, recorder, "SIPIncomingReferralGotRefer").sender
+    incoming = wait_for_notification(loop, recorder, "SIPIncomingReferralGotRefer", timeout=WAIT).sender
     incoming.accept()
-    wait_for(loop, recorder, "SIPReferralGotNotify")
+    wait_for_notification(loop, recorder, "SIPReferralGotNotify", timeout=WAIT)
     referral.end()
-    ended = wait_for(loop, recorder, "SIPReferralDidEnd")
+    ended = wait_for_notification(loop, recorder, "SIPReferralDidEnd", timeout=WAIT)
     assert (ended.data.originator, ended.data.reason) == ("local", "timeout")
-    assert wait_for(loop, recorder, "SIPIncomingReferralDidEnd").data.originator == "remote"
+    incoming_ended = wait_for_notification(loop, recorder, "SIPIncomingReferralDidEnd", timeout=WAIT)
+    assert incoming_ended.data.originator == "remote"
     assert recorder.named("SIPIncomingReferralGotUnsubscribe")[0].sender is incoming
 
 
 def test_a_rejected_refer_fails_between_two_engines(loop, referrer, referee, recorder):
     referral = loop_referral(referrer, referee)
     referral.send_refer()
-    wait_for(loop, recorder, "SIPIncomingReferralGotRefer").sender.reject(603)
-    failed = wait_for(loop, recorder, "SIPReferralDidFail")
+    wait_for_notification(loop, recorder, "SIPIncomingReferralGotRefer", timeout=WAIT).sender.reject(603)
+    failed = wait_for_notification(loop, recorder, "SIPReferralDidFail", timeout=WAIT)
     assert failed.data.code == 603 and referral.state == "TERMINATED"

@@ -21,6 +21,8 @@ from sipsimple.core.sip.dialog import Dialog
 from sipsimple.core.sip.headers import ContactHeader, EventHeader, MinExpiresHeader, RouteHeader, ToHeader
 from sipsimple.core.sip.transport import TransportAddress
 from sipsimple.core.sip.uri import SIPURI
+from tests.support.reactor import WAIT
+from tests.support.wait import wait_for_notification
 
 from .conftest import ALICE, CONTACT, ROUTE
 from .dialog_fakes import PEER, DialogFakeEngine, notify_for
@@ -553,47 +555,42 @@ def loop_subscription(watcher, presentity, transport="udp", event="presence") ->
     )
 
 
-def wait_for(loop, recorder, name, count=1, sender=None):
-    def matching():
-        return [n for n in recorder.named(name) if sender is None or n.sender is sender]
-
-    loop.run_until(lambda: len(matching()) >= count, what=f"{count} x {name}")
-    return matching()[count - 1]
-
-
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_a_subscription_goes_pending_active_pushed_refreshed_and_unsubscribed_between_two_engines(
     loop, watcher, presentity, recorder, transport
 ):
     subscription = loop_subscription(watcher, presentity, transport)
     subscription.subscribe()
-    got = wait_for(loop, recorder, "SIPIncomingSubscriptionGotSubscribe")
+    got = wait_for_notification(loop, recorder, "SIPIncomingSubscriptionGotSubscribe", timeout=WAIT)
     incoming = got.sender
     assert got.data.event == "presence" and got.data.from_header.uri == ALICE.uri
 
     incoming.accept_pending()
-    wait_for(loop, recorder, "SIPSubscriptionGotNotify")
+    wait_for_notification(loop, recorder, "SIPSubscriptionGotNotify", timeout=WAIT)
     assert subscription.state == "PENDING" and incoming.state == "PENDING"
 
     incoming.accept("application/pidf+xml", LOOP_PIDF)
-    active = wait_for(loop, recorder, "SIPSubscriptionGotNotify", 2)
+    active = wait_for_notification(loop, recorder, "SIPSubscriptionGotNotify", count=2, timeout=WAIT)
     assert subscription.state == "ACTIVE" and active.data.body == LOOP_PIDF
     assert active.data.content_type == "application/pidf+xml"
 
     incoming.push_content("application/pidf+xml", b"<presence/>")
-    pushed = wait_for(loop, recorder, "SIPSubscriptionGotNotify", 3)
+    pushed = wait_for_notification(loop, recorder, "SIPSubscriptionGotNotify", count=3, timeout=WAIT)
     assert pushed.data.body == b"<presence/>"
 
     subscription.subscribe()  # a refresh in the dialog
-    refreshed = wait_for(loop, recorder, "SIPIncomingSubscriptionGotRefreshingSubscribe")
+    refreshed = wait_for_notification(
+        loop, recorder, "SIPIncomingSubscriptionGotRefreshingSubscribe", timeout=WAIT
+    )
     assert refreshed.data.expires == 120
-    after_refresh = wait_for(loop, recorder, "SIPSubscriptionGotNotify", 4)
+    after_refresh = wait_for_notification(loop, recorder, "SIPSubscriptionGotNotify", count=4, timeout=WAIT)
     assert after_refresh.data.body == b"<presence/>"
 
     subscription.end()
-    ended = wait_for(loop, recorder, "SIPSubscriptionDidEnd")
+    ended = wait_for_notification(loop, recorder, "SIPSubscriptionDidEnd", timeout=WAIT)
     assert (ended.data.originator, ended.data.reason) == ("local", "timeout")
-    assert wait_for(loop, recorder, "SIPIncomingSubscriptionDidEnd").data.originator == "remote"
+    incoming_ended = wait_for_notification(loop, recorder, "SIPIncomingSubscriptionDidEnd", timeout=WAIT)
+    assert incoming_ended.data.originator == "remote"
     assert recorder.named("SIPIncomingSubscriptionGotUnsubscribe")[0].sender is incoming
     assert len(recorder.named("SIPIncomingSubscriptionNotifyDidSucceed")) == 5
     assert recorder.named("SIPIncomingSubscriptionNotifyDidFail") == []
@@ -609,13 +606,16 @@ def test_a_subscription_goes_pending_active_pushed_refreshed_and_unsubscribed_be
 def test_the_notifier_ending_the_subscription_ends_it_for_the_subscriber(loop, watcher, presentity, recorder):
     subscription = loop_subscription(watcher, presentity)
     subscription.subscribe()
-    incoming = wait_for(loop, recorder, "SIPIncomingSubscriptionGotSubscribe").sender
+    incoming = wait_for_notification(
+        loop, recorder, "SIPIncomingSubscriptionGotSubscribe", timeout=WAIT
+    ).sender
     incoming.accept("application/pidf+xml", LOOP_PIDF)
-    wait_for(loop, recorder, "SIPSubscriptionGotNotify")
+    wait_for_notification(loop, recorder, "SIPSubscriptionGotNotify", timeout=WAIT)
     incoming.end("noresource")
-    ended = wait_for(loop, recorder, "SIPSubscriptionDidEnd")
+    ended = wait_for_notification(loop, recorder, "SIPSubscriptionDidEnd", timeout=WAIT)
     assert (ended.data.originator, ended.data.code, ended.data.reason) == ("remote", None, "noresource")
-    assert wait_for(loop, recorder, "SIPIncomingSubscriptionDidEnd").data.originator == "local"
+    incoming_ended = wait_for_notification(loop, recorder, "SIPIncomingSubscriptionDidEnd", timeout=WAIT)
+    assert incoming_ended.data.originator == "local"
     final = recorder.named("SIPSubscriptionGotNotify")[-1]
     assert final.data.headers["Subscription-State"].state == "terminated" and final.data.body == LOOP_PIDF
 
@@ -623,7 +623,7 @@ def test_the_notifier_ending_the_subscription_ends_it_for_the_subscriber(loop, w
 def test_an_event_the_notifier_does_not_accept_fails_with_489(loop, watcher, presentity, recorder):
     subscription = loop_subscription(watcher, presentity, event="dialog")
     subscription.subscribe()
-    failed = wait_for(loop, recorder, "SIPSubscriptionDidFail")
+    failed = wait_for_notification(loop, recorder, "SIPSubscriptionDidFail", timeout=WAIT)
     assert (failed.data.code, failed.data.reason) == (489, "Bad Event") and subscription.state == "TERMINATED"
 
 
@@ -669,7 +669,7 @@ def test_a_notify_sent_before_the_200_establishes_the_subscription(loop, watcher
     presentity.register_method_handler("SUBSCRIBE", notify_first)
     subscription = loop_subscription(watcher, presentity)
     subscription.subscribe()
-    got = wait_for(loop, recorder, "SIPSubscriptionGotNotify")
+    got = wait_for_notification(loop, recorder, "SIPSubscriptionGotNotify", timeout=WAIT)
     assert got.data.body == LOOP_PIDF and subscription.state == "ACTIVE"
     assert subscription.dialog.remote_tag == "early-tag"
     loop.run_until(lambda: subscription._initial is None, what="the 200 to the SUBSCRIBE")

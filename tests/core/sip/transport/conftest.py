@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 from twisted.internet.selectreactor import SelectReactor
-from twisted.python import threadable
 
 from sipsimple.core.sip._scanner import ScannedMessage
 from sipsimple.core.sip.transport import TransportAddress, TransportManager
-from tests.support.reactor import Loop, close_reactor
+from tests.support.reactor import Loop, fresh_reactor
 
 from .certs import PKI, make_pki
 
@@ -45,7 +44,8 @@ LOOPBACKS = [
 
 @dataclass
 class Recorder:
-    """Every callback a manager made, in order."""
+    """Every callback a manager made, in order (the manager reports through callbacks, not
+    notifications, so tests.support.notifications does not apply)."""
 
     messages: list[tuple[ScannedMessage, TransportAddress, TransportAddress]] = field(default_factory=list)
     bad: list[tuple[bytes, TransportAddress, TransportAddress, Exception]] = field(default_factory=list)
@@ -84,13 +84,8 @@ class Recorder:
 
 @pytest.fixture
 def reactor() -> Iterator[SelectReactor]:
-    saved_io_thread = threadable.ioThread
-    fresh = SelectReactor()
-    try:
+    with fresh_reactor() as fresh:
         yield fresh
-    finally:
-        threadable.ioThread = saved_io_thread
-        close_reactor(fresh)
 
 
 @pytest.fixture
