@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+from pathlib import Path
 
 from setuptools import Extension, setup
 
@@ -77,6 +78,10 @@ def extension(name: str, sources: list[str], packages: tuple[str, ...] = (), **k
     for key, value in kwargs.items():
         options.setdefault(key, []).extend(value)
     options.setdefault("extra_compile_args", []).extend(COMMON_CFLAGS)
+    for directory in options.get("include_dirs", []):  # a changed header rebuilds what includes it
+        options.setdefault("depends", []).extend(
+            str(header) for header in sorted(Path(directory).glob("*.h"))
+        )
     return Extension(name, sources, **options)
 
 

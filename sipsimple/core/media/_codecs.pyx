@@ -500,7 +500,9 @@ def encode_together(encoders, frames, caps=None):
             raise MemoryError()
         for i in range(count):
             encoder = states[i]
-            source = bytes(frames[i])  # the bytes object's data is aligned for int16
+            source = bytes(memoryview(frames[i]))  # (a bytes object's data is aligned for int16)
+            if len(source) % (2 * encoder.state.channels):
+                check(MEDIA_CODEC_EFRAME, f"{len(source)} bytes are not whole {encoder.state.channels}-channel int16 samples")
             n = len(source) // (2 * encoder.state.channels)
             cap = encoder.codec.encoded_bound(encoder.state, n) if caps is None else caps[i]
             out = PyBytes_FromStringAndSize(NULL, cap)
@@ -554,7 +556,7 @@ def decode_together(decoders, payloads, caps=None):
             raise MemoryError()
         for i in range(count):
             decoder = states[i]
-            source = bytes(payloads[i])
+            source = bytes(memoryview(payloads[i]))
             if caps is None:
                 cap = decoder.codec.decoded_bound(decoder.state, <const uint8_t *>PyBytes_AS_STRING(source), len(source))
             else:
@@ -587,6 +589,16 @@ def decode_together(decoders, payloads, caps=None):
     finally:
         free(jobs)
         free(locks)
+
+
+cdef extern from "g722.h" nogil:
+    int g722_multi_active()
+
+
+def _g722_multi_active():
+    """Whether G.722 batches run several streams per SIMD pass in this build on this CPU (AVX2 and
+    GCC for x86-64), rather than one stream after the other. For tests."""
+    return bool(g722_multi_active())
 
 
 def _time_codec_batch(name, clock_rate, pcm, frame_samples, iterations, streams):

@@ -1207,7 +1207,7 @@ cdef class AudioMixer:
         """Counters: ticks (all), clock_ticks, overruns, underruns, get_errors, put_errors, resample_short,
         and the shortcuts taken: unheard_frames (source frames not converted: nobody heard them),
         shared_frames (sink frames another sink's conversion served), batched_frames (decodes and
-        encodes of codecs that code several streams in one pass, run together per tick)."""
+        encodes the ports left in the tick's batch, for codecs with a batch form)."""
         cdef media_mixer_stats_t stats
         cdef media_clock_stats_t clock
         self._require()

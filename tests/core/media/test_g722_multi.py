@@ -12,8 +12,12 @@ against spandsp and FFmpeg in test_g722.py.
 from __future__ import annotations
 
 import math
+import platform
 import random
+import sys
+import sysconfig
 from array import array
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +28,7 @@ from sipsimple.core.media._codecs import (
     Decoder,
     Encoder,
     MediaCodecError,
+    _g722_multi_active,
     decode_together,
     encode_together,
 )
@@ -239,6 +244,36 @@ def test_jobs_of_different_lengths_are_grouped_by_length():
     frames = [stream_signal(s, n) for s, n in enumerate(lengths)]
     expected = [encoder.encode(frame) for encoder, frame in zip(single, frames, strict=True)]
     assert encode_together(batch, frames) == expected
+
+
+def test_decode_jobs_of_different_lengths_are_grouped_by_length():
+    """Payloads of 20, 40 and 60 ms interleaved in one decode batch: every stream still gets the
+    samples of a decoder of its own, and its state where that decoder left it."""
+    lengths = [FRAME // 2, FRAME, FRAME // 2, FRAME // 2, FRAME, FRAME // 2, 3 * FRAME // 2]
+    rng = random.Random(99)
+    batch = [Decoder("G722") for _ in lengths]
+    single = [Decoder("G722") for _ in lengths]
+    for _ in range(2):
+        payloads = [bytes(rng.randrange(256) for _ in range(n)) for n in lengths]
+        expected = [decoder.decode(payload) for decoder, payload in zip(single, payloads, strict=True)]
+        assert decode_together(batch, payloads) == expected
+    follow = bytes(rng.randrange(256) for _ in range(FRAME // 2))
+    assert [d.decode(follow) for d in batch] == [d.decode(follow) for d in single]
+
+
+def test_the_simd_passes_run_where_the_build_and_cpu_allow():
+    """On x86-64 Linux built by GCC (what CI builds) with a CPU that has AVX2, batches really run
+    several streams per pass: the equality tests above then check the AVX2 kernel, not only the
+    one-stream fallback."""
+    if (
+        sys.platform != "linux"
+        or platform.machine() != "x86_64"
+        or "clang" in str(sysconfig.get_config_var("CC"))
+    ):
+        pytest.skip("the AVX2 kernel is built by GCC for x86-64 only")
+    if "avx2" not in Path("/proc/cpuinfo").read_text().split():
+        pytest.skip("no AVX2 here: batches run one stream after the other")
+    assert _g722_multi_active()
 
 
 def test_one_state_may_not_be_two_jobs_of_a_batch():

@@ -403,6 +403,9 @@ def test_a_port_of_another_extension_joins_through_a_capsule_and_follows_port_h(
     port = CPort(16000, 1, 320, callbacks[0], callbacks[1], None, b"ctypes")
     owner = object()
     slot = mixer.add_port(port_capsule(port), owner)
+    with pytest.raises(SIPCoreError, match="already"):  # one slot per port: one frame per tick
+        mixer.add_port(port_capsule(port), owner)
+    assert mixer.used_slot_count == 1
     talker = source(mixer, constant(-5000, 160), loop=True)
     out = sink(mixer)
     mixer.connect_slots(slot, out.slot)

@@ -135,8 +135,9 @@ def test_g722_calls_in_one_mixer_play_and_count_exactly_what_they_do_coded_one_b
 
 def test_streams_leaving_the_usual_path_mid_call_stay_identical(rigs):
     """DTMF from one stream, another put on hold and taken off it, a third with 40 ms packets (its
-    frames gathered over two ticks, never batched) and a stream stopped mid-call: the batched rig
-    still gives every remaining stream the samples and counts of the unbatched one."""
+    frames gathered over two ticks, never batched) and a stream stopped mid-call (all between two
+    ticks: the test's thread is the mixer's): the batched rig still gives every remaining stream the
+    samples and counts of the unbatched one."""
     for rig in rigs:
         rig.call("G722", 8000)
         rig.call("G722", 8000)

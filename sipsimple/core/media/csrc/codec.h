@@ -137,7 +137,7 @@ struct media_codec {
                     size_t vlen);
     /* Optional (NULL: no batch form): several encode()/decode() calls at once, each job's result
      * exactly what encode()/decode() would have given it. All jobs of one call belong to this
-     * codec and have distinct states. Codecs that code several streams in the lanes of one SIMD
+     * codec; a state with several jobs has them done in their order. Codecs that code several streams in the lanes of one SIMD
      * pass (G.722) offer these; callers go through media_codec_encode_batch()/decode_batch(). */
     void (*encode_batch)(media_codec_encode_job *jobs, size_t count);
     void (*decode_batch)(media_codec_decode_job *jobs, size_t count);
@@ -157,8 +157,8 @@ int media_codec_apply_fmtp(const media_codec *codec, media_codec_params *params,
 /* Batches (codec_batch.c: it only calls through the tables, so the extensions that use it link
  * it). Every job is done as encode()/decode() would do it (its `result` set). Jobs may mix
  * codecs; those of a codec with a batch form go to it in one call, the others one
- * encode()/decode() each. The array may come back reordered: callers find their jobs by `user`.
- * Distinct states only. */
+ * encode()/decode() each. The array may come back reordered (a state's own jobs keep their
+ * order): callers find their jobs by `user`. */
 void media_codec_encode_batch(media_codec_encode_job *jobs, size_t count);
 void media_codec_decode_batch(media_codec_decode_job *jobs, size_t count);
 
@@ -208,7 +208,7 @@ static inline int media_codec_recover(media_codec_state *s, const uint8_t *next,
  * PyCapsule_GetPointer(module._C_API, MEDIA_CODEC_API_CAPSULE) and check `version` before use.
  * Codec tables and functions stay valid for the life of the process (extension modules are
  * never unloaded). */
-#define MEDIA_CODEC_API_VERSION 1u
+#define MEDIA_CODEC_API_VERSION 2u /* 2: the batch entries of struct media_codec */
 #define MEDIA_CODEC_API_CAPSULE "sipsimple.core.media._codecs._C_API"
 /* The name of the capsules codec_capsule() returns: each holds one `const media_codec *`. */
 #define MEDIA_CODEC_CAPSULE "sipsimple.core.media.media_codec"

@@ -94,9 +94,19 @@ static int g722_decode_frame(media_codec_state *base, const uint8_t *payload, si
 }
 
 /* The batch forms: every job checked as encode()/decode() checks it (a bad job gets its error and
- * is left out), then the good ones coded G722_MULTI at a time, each group of one length (a job
- * whose length no other job shares goes alone). PENDING marks a job checked but not yet coded. */
+ * is left out), then the good ones coded G722_MULTI at a time, each group of one length and of
+ * distinct states (a job whose length no other job shares goes alone; a state's second job waits
+ * for a later group, so a state's jobs run in their order). PENDING marks a job checked but not
+ * yet coded. */
 #define PENDING INT_MIN
+
+static int in_group(media_codec_state *const *members, size_t group, const media_codec_state *state)
+{
+    for (size_t k = 0; k < group; k++)
+        if (members[k] == state)
+            return 1;
+    return 0;
+}
 
 static void g722_encode_batch(media_codec_encode_job *jobs, size_t count)
 {
@@ -111,11 +121,13 @@ static void g722_encode_batch(media_codec_encode_job *jobs, size_t count)
         g722_encoder_t *enc[G722_MULTI];
         const int16_t *pcm[G722_MULTI];
         uint8_t *out[G722_MULTI];
+        media_codec_state *states[G722_MULTI];
         size_t group = 0, n = jobs[i].n;
         for (size_t j = i; j < count && group < G722_MULTI; j++) {
             media_codec_encode_job *job = &jobs[j];
-            if (job->result != PENDING || job->n != n)
+            if (job->result != PENDING || job->n != n || in_group(states, group, job->state))
                 continue;
+            states[group] = job->state;
             enc[group] = &((g722_state *)job->state)->encoder;
             pcm[group] = job->pcm;
             out[group++] = job->out;
@@ -139,11 +151,13 @@ static void g722_decode_batch(media_codec_decode_job *jobs, size_t count)
         const uint8_t *codes[G722_MULTI];
         int16_t *pcm[G722_MULTI];
         media_codec_decode_job *members[G722_MULTI];
+        media_codec_state *states[G722_MULTI];
         size_t group = 0, len = jobs[i].len;
         for (size_t j = i; j < count && group < G722_MULTI; j++) {
             media_codec_decode_job *job = &jobs[j];
-            if (job->result != PENDING || job->len != len)
+            if (job->result != PENDING || job->len != len || in_group(states, group, job->state))
                 continue;
+            states[group] = job->state;
             dec[group] = &((g722_state *)job->state)->decoder;
             codes[group] = job->payload;
             pcm[group] = job->pcm;

@@ -58,6 +58,8 @@ void g722_decode_block(g722_decoder_t *decoder, const uint8_t *codes, size_t len
  * same n (even) / len for all; the bytes / samples and the states afterwards are exactly those
  * that g722_encode_block / g722_decode_block give stream by stream. */
 #define G722_MULTI 4
+/* 1 when g722_*_blocks run several streams per pass here (AVX2 build and CPU), else 0. */
+int g722_multi_active(void);
 void g722_encode_blocks(g722_encoder_t *const *enc, const int16_t *const *pcm, size_t count, size_t n,
                         uint8_t *const *out);
 void g722_decode_blocks(g722_decoder_t *const *dec, const uint8_t *const *codes, size_t count,

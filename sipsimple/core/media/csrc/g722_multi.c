@@ -48,8 +48,9 @@
 #ifdef G722_AVX2
 #include <immintrin.h>
 
-/* The vector constants of the kernel: rows of 16 16-bit lanes, repeating the 4 values given.
- * They are read from a table written at load time (multi_init) rather than built in the code:
+/* The vector constants of the kernel: rows of 16 16-bit lanes, repeating the 4 values given (the
+ * rows given as zeros here — levels, values and steps of the quantiser — are filled by multi_init
+ * with a pair of values, lower band / upper band, repeated). They are read from a table written at load time (multi_init) rather than built in the code:
  * GCC builds a constant vector from a general register (3 instructions) when it runs out of
  * vector registers, which it does in these loops, while a table row is a memory operand. */
 #define MULTI_CONSTANTS(X) \
@@ -596,4 +597,13 @@ void g722_decode_blocks(g722_decoder_t *const *dec, const uint8_t *const *codes,
 #endif
     for (size_t i = 0; i < count; i++)
         g722_decode_block(dec[i], codes[i], len, pcm[i]);
+}
+
+int g722_multi_active(void)
+{
+#ifdef G722_AVX2
+    return multi.avx2;
+#else
+    return 0;
+#endif
 }

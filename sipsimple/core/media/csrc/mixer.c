@@ -151,6 +151,8 @@ const char *media_mixer_strerror(int status)
         return "the source slot does not produce audio or the destination slot does not consume it";
     case MEDIA_MIXER_EFORMAT:
         return "the port's clock rate, channels or frame time do not fit the mixer";
+    case MEDIA_MIXER_EBUSY:
+        return "the port is in a slot of this mixer already";
     default:
         return "unknown mixer error";
     }
@@ -572,6 +574,15 @@ int media_mixer_add_port(media_mixer_t *m, media_port_t *port, uint32_t *slot)
         MEDIA_MIXER_OK)
         return status;
     pthread_mutex_lock(&m->lock);
+    /* one slot per port: a port's per-tick state (a stream's jitter buffer, its codec work in the
+     * tick's batch) is for one frame per tick */
+    for (s = 0; s < m->total; s++) {
+        if (m->slots[s].used && (m->slots[s].src == port || m->slots[s].dst == port)) {
+            pthread_mutex_unlock(&m->lock);
+            res_free(&res);
+            return MEDIA_MIXER_EBUSY;
+        }
+    }
     for (s = 1; s < m->total && m->slots[s].used; s++)
         ;
     if (s == m->total) {

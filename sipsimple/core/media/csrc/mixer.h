@@ -47,6 +47,7 @@ enum {
     MEDIA_MIXER_ESLOT = -4,      /* the slot is out of range or empty */
     MEDIA_MIXER_EDIRECTION = -5, /* the source is not a source port, or the sink not a sink port */
     MEDIA_MIXER_EFORMAT = -6,    /* the port's frame time, rate or channels do not fit */
+    MEDIA_MIXER_EBUSY = -7,      /* the port is in a slot of this mixer already */
 };
 
 /* Gains are percentages: 100 = unchanged, 0 = silent, up to MEDIA_MIXER_MAX_GAIN. */

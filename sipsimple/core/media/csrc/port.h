@@ -30,6 +30,9 @@
  *     pass may leave its decode or encode; the mixer uses them instead of get_frame / put_frame
  *     when they are set. A frame whose decode was queued is complete once the mixer has run the
  *     batch's decodes, before it reads any frame.
+ *   - A port is in at most one slot of one mixer (media_mixer_add_port refuses it a second slot
+ *     with MEDIA_MIXER_EBUSY; two mixers sharing a port is the owner's error): it is asked for one
+ *     frame and given one per tick.
  *   - The port's memory belongs to whoever created it. The mixer never frees a port; the owner
  *     removes it from the mixer (mixer_remove_port) before freeing it. After mixer_remove_port()
  *     returns, the mixer does not touch the port again.

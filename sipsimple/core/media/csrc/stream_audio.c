@@ -44,7 +44,7 @@ struct stream_audio {
     media_event_queue_t *queue;
     uint64_t source;
     jbuf_t *jbuf;
-    media_codec_state *encoder;   /* the mixer's thread, under tx_lock */
+    media_codec_state *encoder;   /* the mixer's thread only: under tx_lock, or in the tick's batch */
     media_codec_state *decoder;   /* the mixer's thread (decoded_bound() from the receiving one) */
     uint32_t rate;                /* PCM rate of the port and the codec states */
     uint32_t rtp_rate;
@@ -76,6 +76,9 @@ struct stream_audio {
     int tx_silent;                /* the input is silent: SIDs only */
     uint64_t tx_queued_at;        /* the clock when the packet whose encode is in the batch was due */
     int tx_queued;                /* an encode of ours is in the batch (never two: a state per job) */
+    uint32_t tx_epoch;            /* stream_audio_stop() counts it up: a packet encoded before a stop
+                                     is not sent after a quick restart */
+    uint32_t tx_queued_epoch;
     uint8_t sid_level;            /* of the last SID sent */
     uint32_t sid_age_ms;          /* since it was sent */
 
@@ -227,7 +230,7 @@ static void packet_encoded(void *owner, int payload_length)
     stream_audio_t *s = owner;
     pthread_mutex_lock(&s->tx_lock);
     s->tx_queued = 0;
-    if (__atomic_load_n(&s->running, __ATOMIC_ACQUIRE))
+    if (__atomic_load_n(&s->running, __ATOMIC_ACQUIRE) && s->tx_queued_epoch == s->tx_epoch)
         send_encoded(s, payload_length, s->tx_queued_at);
     pthread_mutex_unlock(&s->tx_lock);
 }
@@ -260,6 +263,7 @@ static void send_packet(stream_audio_t *s, const int16_t *pcm, uint64_t now, tic
             if (tick_batch_queue_encode(batch, &job, packet_encoded, s) == 0) {
                 s->tx_queued = 1;
                 s->tx_queued_at = now;
+                s->tx_queued_epoch = s->tx_epoch;
                 return;
             }
         }
@@ -495,6 +499,14 @@ static int consume(stream_audio_t *s, int kind, const jbuf_frame_t *f)
     }
 }
 
+/* A packet was decoded straight into the mixer's buffer (the usual case: one packet, one frame). */
+static void played_decoded(stream_audio_t *s, uint16_t sequence)
+{
+    played(s, sequence);
+    s->comfort_noise = 0;
+    STREAM_COUNT(s->play.decoded);
+}
+
 /* The batch has run the decode that get_frame_into() left there (straight into the mixer's
  * buffer): the same accounting as a decode done at once, and concealment where it failed. */
 static void frame_decoded(void *owner, int samples)
@@ -503,12 +515,12 @@ static void frame_decoded(void *owner, int samples)
     int16_t *pcm = s->rx_queued_pcm;
 
     s->rx_queued_pcm = NULL;
-    played(s, s->rx_queued_sequence);
-    s->comfort_noise = 0;
     if (samples == (int)s->rx_queued_n) {
-        STREAM_COUNT(s->play.decoded);
+        played_decoded(s, s->rx_queued_sequence);
         return;
     }
+    played(s, s->rx_queued_sequence);
+    s->comfort_noise = 0;
     STREAM_COUNT(s->play.decode_errors);
     if (media_codec_conceal(s->decoder, pcm, s->rx_queued_n) != (int)s->rx_queued_n)
         memset(pcm, 0, s->rx_queued_n * sizeof *pcm);
@@ -546,9 +558,7 @@ static int get_frame_into(media_port_t *port, int16_t *pcm, size_t n, tick_batch
                 return MEDIA_PORT_OK; /* complete when the mixer has run the batch */
             }
             if (media_codec_decode(s->decoder, s->payload, f.length, pcm, n) == (int)n) {
-                played(s, f.sequence);
-                s->comfort_noise = 0;
-                STREAM_COUNT(s->play.decoded);
+                played_decoded(s, f.sequence);
                 return MEDIA_PORT_OK;
             }
         }
@@ -999,9 +1009,11 @@ void stream_audio_stop(stream_audio_t *s, int bye)
     pthread_mutex_lock(&s->rx_lock);
     s->rx_running = 0;
     pthread_mutex_unlock(&s->rx_lock);
-    /* a put_frame() that saw `running` before it was cleared finishes under tx_lock */
+    /* a put_frame() that saw `running` before it was cleared finishes under tx_lock; a packet it
+     * left in the mixer's batch is dropped (packet_encoded: running, and the epoch, checked) */
     pthread_mutex_lock(&s->tx_lock);
     s->tx_fill = 0;
+    s->tx_epoch++;
     pthread_mutex_unlock(&s->tx_lock);
 }
 

@@ -17,6 +17,7 @@ cdef extern from "mixer.h" nogil:
         MEDIA_MIXER_ESLOT
         MEDIA_MIXER_EDIRECTION
         MEDIA_MIXER_EFORMAT
+        MEDIA_MIXER_EBUSY
         MEDIA_MIXER_MAX_GAIN
         MEDIA_MIXER_DEVICE_SLOT
         MEDIA_MIXER_MAX_SLOTS
