@@ -316,8 +316,10 @@ class ConferenceHandler:
     # -- REFERs ------------------------------------------------------------------------------
 
     def _refer(self, action: str, participant_uri: Any) -> None:
-        if self.session.state not in ("connected", "sending_proposal", "received_proposal"):
-            raise SessionStateError(f"cannot {action} a participant in session state {self.session.state!r}")
+        session = self.session
+        if session is None or session.state not in ("connected", "sending_proposal", "received_proposal"):
+            state = "freed" if session is None else session.state
+            raise SessionStateError(f"cannot {action} a participant in session state {state!r}")
         target = _as_uri(participant_uri)
         refer_to = SIPURI.new(target) if isinstance(target, BaseSIPURI) else target
         if action == "remove":

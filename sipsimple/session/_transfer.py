@@ -196,8 +196,10 @@ class TransferHandler:
     # -- the application's calls -------------------------------------------------------------------
 
     def transfer(self, target_uri: Any, replaced_session: Any = None) -> None:
-        if self.session.state != "connected":
-            raise SessionStateError(f"cannot transfer a session in state {self.session.state!r}")
+        session = self.session
+        if session is None or session.state != "connected":
+            state = "freed" if session is None else session.state
+            raise SessionStateError(f"cannot transfer a session in state {state!r}")
         if self._outgoing:
             raise SessionStateError("a transfer is already in progress")
         replaced = None

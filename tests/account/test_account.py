@@ -12,7 +12,7 @@ from sipsimple.account import Account, AccountRegistrar, ContactURIFactory, Regi
 from sipsimple.core import Credentials, Registration
 from sipsimple.core.sip.uri import SIPURI
 from sipsimple.util import Route
-from tests.conftest import NotificationRecorder
+from tests.support.notifications import NotificationRecorder
 
 from .conftest import Registrar
 

@@ -29,8 +29,8 @@ from sipsimple.notification import NotificationCenter
 from sipsimple.storage import FileStorage
 from sipsimple.threading import TwistedThread
 from sipsimple.threading.green import GreenHub
-from tests.conftest import NotificationRecorder
 from tests.lookup.conftest import TableResolver
+from tests.support.notifications import NotificationRecorder
 from tests.support.reactor import fresh_reactor
 from tests.support.wait import wait_for
 

@@ -18,7 +18,8 @@ import pytest
 from sipsimple.account.bonjour import SERVICE_TYPES, BonjourServiceDescription, BonjourServices
 from sipsimple.core.sip.uri import SIPURI, FrozenSIPURI
 from sipsimple.notification import Notification
-from tests.conftest import REPOSITORY, NotificationRecorder
+from tests.conftest import REPOSITORY
+from tests.support.notifications import NotificationRecorder
 from tests.support.reactor import Loop, fresh_reactor
 
 EVENT_WAIT = 10.0  # seconds: the most one mDNS event may take on loopback (typically ~1 s)

@@ -13,7 +13,7 @@ from sipsimple.account import Account
 from sipsimple.account._keepalive import RegistrationKeepAlive, public_address, verdict
 from sipsimple.core.sip.headers import ViaHeader, mutable
 from sipsimple.core.sip.message import make_response
-from tests.conftest import NotificationRecorder
+from tests.support.notifications import NotificationRecorder
 
 from .conftest import Registrar
 

@@ -20,8 +20,8 @@ from sipsimple.core.primitives.incoming_subscription import IncomingSubscription
 from sipsimple.core.sip.message import SIPRequest, make_response
 from sipsimple.notification import Notification, NotificationCenter, NotificationData
 from sipsimple.payloads.messagesummary import CONTENT_TYPE, MessageCounts, MessageSummary
-from tests.conftest import NotificationRecorder
 from tests.core.primitives.servers import TestServer
+from tests.support.notifications import NotificationRecorder
 from tests.support.reactor import Loop
 
 A3 = b"Messages-Waiting: yes\r\nMessage-Account: sip:alice@vmail.example.test\r\nVoice-Message: 2/8 (0/2)\r\n"

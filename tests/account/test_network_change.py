@@ -7,7 +7,7 @@ from typing import Any
 
 from sipsimple.account import Account
 from sipsimple.notification import NotificationCenter, NotificationData
-from tests.conftest import NotificationRecorder
+from tests.support.notifications import NotificationRecorder
 
 from .conftest import Registrar
 

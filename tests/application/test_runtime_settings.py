@@ -23,8 +23,8 @@ from sipsimple.storage import MemoryStorage
 from sipsimple.threading import TwistedThread
 from sipsimple.util._network import NetworkMonitor
 from tests.account.conftest import Registrar
-from tests.conftest import NotificationRecorder
 from tests.core.sip.transport.certs import make_pki
+from tests.support.notifications import NotificationRecorder
 from tests.support.reactor import fresh_reactor
 from tests.support.wait import wait_for
 

@@ -14,7 +14,7 @@ from sipsimple.core.sip.message import SIPRequest, parse_message
 from sipsimple.core.sip.transport import TransportAddress
 from sipsimple.core.sip.uri import SIPURI
 from sipsimple.notification import NotificationCenter
-from tests.conftest import NotificationRecorder
+from tests.support.notifications import NotificationRecorder
 from tests.support.reactor import Loop, fresh_reactor
 
 

@@ -18,8 +18,8 @@ from sipsimple.core.sip.headers import CSeqHeader, FromHeader, ToHeader
 from sipsimple.core.sip.message import SIPRequest
 from sipsimple.core.sip.transport import TransportAddress
 from sipsimple.core.sip.uri import SIPURI
-from tests.conftest import NotificationRecorder
 from tests.core.sip.transport.certs import PKI, SERVER_NAME, make_pki
+from tests.support.notifications import NotificationRecorder
 from tests.support.reactor import Loop, fresh_reactor
 
 

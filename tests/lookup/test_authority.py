@@ -15,9 +15,9 @@ from sipsimple.core.sip.uri import SIPURI
 from sipsimple.lookup import DNSLookup, DNSLookupError, DNSManager, NameserverCache, Route
 from sipsimple.lookup._authority import NEGATIVE_TTL, Authority, answer_ttl, in_zone, zone_candidates
 from sipsimple.threading.green import GreenHub
-from tests.conftest import NotificationRecorder
 from tests.lookup.conftest import LOCAL, MakeLookup
 from tests.lookup.test_lookup import outcome
+from tests.support.notifications import NotificationRecorder
 
 AUTH = "192.0.2.100"  # ns1.example.test, the authoritative server
 AUTH2 = "192.0.2.101"  # ns2.example.test

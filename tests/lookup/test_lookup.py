@@ -11,7 +11,7 @@ from twisted.internet.defer import Deferred
 from sipsimple.core.sip.uri import SIPURI
 from sipsimple.lookup import DNSLookup, DNSLookupError, Route
 from sipsimple.threading.green import GreenHub, GreenThread, block_on
-from tests.conftest import NotificationRecorder
+from tests.support.notifications import NotificationRecorder
 
 ZONE = {
     ("example.test", "NAPTR"): [

@@ -10,7 +10,7 @@ from twisted.internet.task import Clock
 from sipsimple.lookup import DNSManager
 from sipsimple.lookup._authority import Authority
 from sipsimple.lookup._resolver import GOOGLE_NAMESERVERS, ResolverConfiguration
-from tests.conftest import NotificationRecorder
+from tests.support.notifications import NotificationRecorder
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from sipsimple.core.sip.uri import SIPURI
 from sipsimple.lookup import DNSLookup, DNSLookupError, NameserverCache, Route
 from sipsimple.lookup._rfc3263 import address_problem
 from sipsimple.threading.green import GreenHub
-from tests.conftest import NotificationRecorder
 from tests.lookup.conftest import LOCAL, FakeReactor, MakeLookup, TableResolver
 from tests.lookup.test_lookup import outcome
+from tests.support.notifications import NotificationRecorder
 
 HOST = "example.test"
 

@@ -19,7 +19,7 @@ from sipsimple.notification import (
     ObserverWeakrefProxy,
     UnknownSender,
 )
-from tests.conftest import NotificationRecorder
+from tests.support.notifications import NotificationRecorder
 
 
 class Named:

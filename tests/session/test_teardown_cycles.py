@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import types
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -133,11 +134,15 @@ def settle(loop: SkippingLoop, *sessions: Any) -> None:
     loop.skip(AFTERMATH)
 
 
-def end_a_connected_call(loop, alice, bob_engine, manager, sides, by: str) -> None:
+def end_a_connected_call(loop, alice, bob_engine, manager, sides, by: str) -> list[weakref.ref[Any]]:
+    """Weak references to what the call was made of: once the caller drops its own references,
+    each must be dead without the collector's help."""
     caller, callee = connected(loop, alice, bob_engine, manager, sides)
+    parts = [caller, callee, caller._invitation, callee._invitation, *caller.streams, *callee.streams]
     (caller if by == "caller" else callee).end()
     settle(loop, caller, callee)
-    assert manager.sessions == []
+    assert manager._sessions == {}
+    return [weakref.ref(part) for part in parts]
 
 
 def test_a_call_ended_by_the_caller_leaves_no_cycle_on_either_side(
@@ -145,7 +150,9 @@ def test_a_call_ended_by_the_caller_leaves_no_cycle_on_either_side(
 ):
     """The calling side's end() (BYE out) and the answering side's BYE from the peer."""
     with cycle_garbage() as ours:
-        end_a_connected_call(loop, alice, bob_engine, audio_manager, sides, by="caller")
+        parts = end_a_connected_call(loop, alice, bob_engine, audio_manager, sides, by="caller")
+        alive = [ref() for ref in parts if ref() is not None]  # freed by reference counting alone
+        assert alive == [], alive
     assert ours == [], describe(ours)
 
 
@@ -154,7 +161,9 @@ def test_a_call_ended_by_the_callee_leaves_no_cycle_on_either_side(
 ):
     """The answering side's end() and the calling side's BYE from the peer."""
     with cycle_garbage() as ours:
-        end_a_connected_call(loop, alice, bob_engine, audio_manager, sides, by="callee")
+        parts = end_a_connected_call(loop, alice, bob_engine, audio_manager, sides, by="callee")
+        alive = [ref() for ref in parts if ref() is not None]  # freed by reference counting alone
+        assert alive == [], alive
     assert ours == [], describe(ours)
 
 
@@ -196,7 +205,7 @@ def call_with_no_common_codec(loop, alice, bob_engine, manager, caller_side) -> 
     caller.connect(ToHeader(SIPURI("example.test", user="bob")), [route], [stream])
     loop.run_until(lambda: caller.state == "terminated", what="the 488")
     settle(loop, caller)
-    assert manager.sessions == []
+    assert manager._sessions == {}
 
 
 def test_a_call_refused_for_its_media_leaves_no_cycle(loop, alice, bob, bob_engine, audio_manager, sides):

@@ -4,6 +4,7 @@ and say what they waited for."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -55,7 +56,8 @@ def test_the_recorder_keeps_every_notification_posted_from_several_threads():
     threads = [threading.Thread(target=post_many) for _ in range(4)]
     for thread in threads:
         thread.start()
-    while any(thread.is_alive() for thread in threads):
+    deadline = time.monotonic() + 10
+    while any(thread.is_alive() for thread in threads) and time.monotonic() < deadline:
         assert len(recorder.named("ThreadedTest", ALICE)) <= 2000  # reading while they post is safe
     for thread in threads:
         thread.join(10)

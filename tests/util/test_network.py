@@ -11,7 +11,7 @@ import pytest
 from twisted.internet.task import Clock
 
 from sipsimple.util._network import NetworkMonitor, default_ip_address
-from tests.conftest import NotificationRecorder
+from tests.support.notifications import NotificationRecorder
 
 
 class Probe:

@@ -12,7 +12,7 @@ from twisted.internet.task import Clock
 
 from sipsimple.notification import NotificationCenter
 from sipsimple.util import All, Any, ExponentialTimer, ISOTimestamp, MultilingualText, Null, Singleton
-from tests.conftest import NotificationRecorder
+from tests.support.notifications import NotificationRecorder
 
 
 def test_markers_have_their_name_as_repr_survive_copies_and_pickling():

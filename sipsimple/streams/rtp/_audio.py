@@ -215,10 +215,10 @@ class AudioStream(metaclass=MediaStreamRegistrar):
     def initialize(self, session: Any, direction: str) -> None:
         """Binds the RTP socket (engine address, rtp port range) and builds the AudioTransport;
         MediaStreamDidInitialize, or MediaStreamDidFail with the reason."""
-        self.session = session
         account = getattr(session, "account", None) or self._account
         self._account = account
         try:
+            self.session = session  # (a weak reference: a session-like object must allow one)
             self._setup(account)
         except Exception as error:  # any set-up failure is the stream's failure, reported as such
             self._post("MediaStreamDidFail", reason=str(error) or type(error).__name__)

@@ -26,8 +26,8 @@ from sipsimple.core.nat.stun import TransportAddress
 from sipsimple.notification import NotificationCenter
 from sipsimple.storage import MemoryStorage
 from sipsimple.threading import TwistedThread
-from tests.conftest import NotificationRecorder
 from tests.core.nat.stun_server import FakeSTUNServer
+from tests.support.notifications import NotificationRecorder
 from tests.support.reactor import Loop, fresh_reactor
 from tests.support.wait import wait_for
 

@@ -19,7 +19,7 @@ from sipsimple.core.sip.headers import ContactHeader, MinExpiresHeader
 from sipsimple.core.sip.transaction.client_non_invite import NonInviteClientState
 from sipsimple.core.sip.uri import SIPURI
 from sipsimple.notification import NotificationCenter
-from tests.conftest import NotificationRecorder
+from tests.support.notifications import NotificationRecorder
 
 from .conftest import ALICE, ROUTE
 from .fakes import FakeEngine

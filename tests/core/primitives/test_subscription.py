@@ -466,7 +466,7 @@ def test_random_exchanges_keep_the_notifications_consistent(actions):
     state ends TERMINATED only with exactly one DidFail or DidEnd as the last word, and nothing
     is posted after it."""
     from sipsimple.notification import NotificationCenter
-    from tests.conftest import NotificationRecorder
+    from tests.support.notifications import NotificationRecorder
 
     fake = DialogFakeEngine()
     recorder = NotificationRecorder()
