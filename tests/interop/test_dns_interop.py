@@ -27,7 +27,7 @@ from sipsimple.lookup import (
 )
 from sipsimple.threading.green import GreenHub, GreenThread
 from tests.support.notifications import NotificationRecorder
-from tests.support.reactor import Loop, fresh_reactor
+from tests.support.reactor import Loop, threaded_loop
 
 from .peers.dnsmasq import A, Dnsmasq, Naptr, Srv, example_zone
 from .peers.zone_server import ZoneServer
@@ -44,13 +44,8 @@ ZONE = [
 
 @pytest.fixture
 def loop() -> Iterator[Loop]:
-    with fresh_reactor() as reactor:
-        pool = reactor.getThreadPool()
-        pool.start()
-        try:
-            yield Loop(reactor)
-        finally:
-            pool.stop()
+    with threaded_loop() as loop:
+        yield loop
 
 
 @pytest.fixture

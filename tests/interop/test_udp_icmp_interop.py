@@ -27,7 +27,7 @@ from sipsimple.core.sip.transport import TransportAddress
 from sipsimple.core.sip.uri import SIPURI
 from sipsimple.lookup import DNSRouteResolver
 from tests.core.primitives.servers import TestServer
-from tests.support.reactor import Loop, fresh_reactor
+from tests.support.reactor import Loop, threaded_loop
 
 from .peers.dnsmasq import AAAA, A, Naptr, Srv
 from .test_dns_interop import lookup_on
@@ -46,13 +46,8 @@ ROUTE = RouteHeader(SIPURI(DOMAIN))
 
 @pytest.fixture
 def loop() -> Iterator[Loop]:
-    with fresh_reactor() as reactor:
-        pool = reactor.getThreadPool()
-        pool.start()
-        try:
-            yield Loop(reactor)
-        finally:
-            pool.stop()
+    with threaded_loop() as loop:
+        yield loop
 
 
 def start_engine(loop: Loop, host: str) -> SIPEngine:

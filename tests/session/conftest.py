@@ -14,7 +14,7 @@ from sipsimple.session import SessionManagerBase
 from sipsimple.streams import MediaStreamRegistryBase
 from sipsimple.streams.rtp import AudioStream
 from tests.streams.fake import FakeStream
-from tests.streams.test_audio_stream import TONE_CALLEE, TONE_CALLER, Side
+from tests.streams.test_audio_stream import Side, both_sides
 from tests.support.accounts import Accounts, StandInAccount
 from tests.support.reactor import Loop, fresh_reactor
 
@@ -93,13 +93,8 @@ def audio_manager(
 @pytest.fixture
 def sides(alice_engine: SIPEngine, bob_engine: SIPEngine, tmp_path: Path) -> Iterator[tuple[Side, Side]]:
     """The audio endpoints of alice (caller tone) and bob (callee tone), closed afterwards."""
-    made = (
-        Side(alice_engine, TONE_CALLER, tmp_path, "alice"),
-        Side(bob_engine, TONE_CALLEE, tmp_path, "bob"),
-    )
-    yield made
-    for side in made:
-        side.close()
+    with both_sides(alice_engine, bob_engine, tmp_path) as made:
+        yield made
 
 
 # -- a third endpoint (the transfer tests) ------------------------------------------------------

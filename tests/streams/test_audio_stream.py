@@ -14,6 +14,7 @@ from __future__ import annotations
 import socket
 import wave
 from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -111,19 +112,28 @@ def bob_manager(bob_engine: SIPEngine, bob: StandInAccount, memory_configuration
     return manager
 
 
-@pytest.fixture
-def sides(alice_engine: SIPEngine, bob_engine: SIPEngine, tmp_path: Any) -> Iterator[tuple[Side, Side]]:
+@contextmanager
+def both_sides(alice_engine: SIPEngine, bob_engine: SIPEngine, tmp_path: Any) -> Iterator[tuple[Side, Side]]:
+    """The audio endpoints of alice (caller tone) and bob (callee tone), closed afterwards."""
     made = (
         Side(alice_engine, TONE_CALLER, tmp_path, "alice"),
         Side(bob_engine, TONE_CALLEE, tmp_path, "bob"),
     )
-    yield made
-    for side in made:
-        side.close()
+    try:
+        yield made
+    finally:
+        for side in made:
+            side.close()
+
+
+@pytest.fixture
+def sides(alice_engine: SIPEngine, bob_engine: SIPEngine, tmp_path: Any) -> Iterator[tuple[Side, Side]]:
+    with both_sides(alice_engine, bob_engine, tmp_path) as made:
+        yield made
 
 
 def named(recorder: Any, name: str, sender: object) -> list[Any]:
-    return [n.data for n in recorder.named(name) if n.sender is sender]
+    return [n.data for n in recorder.named(name, sender)]
 
 
 def call(alice: StandInAccount, bob_engine: SIPEngine, stream: AudioStream) -> Session:

@@ -36,6 +36,19 @@ def fresh_reactor() -> Iterator[SelectReactor]:
         close_reactor(reactor)
 
 
+@contextmanager
+def threaded_loop() -> Iterator[Loop]:
+    """A Loop on a fresh reactor whose thread pool runs (blocking work such as the system resolver's
+    lookups goes there), stopped afterwards."""
+    with fresh_reactor() as reactor:
+        pool = reactor.getThreadPool()
+        pool.start()
+        try:
+            yield Loop(reactor)
+        finally:
+            pool.stop()
+
+
 class Loop:
     """Turns a reactor from the test thread until something happens (bounded in time)."""
 

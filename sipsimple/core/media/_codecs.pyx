@@ -464,17 +464,37 @@ def _time_codec(name, clock_rate, pcm, frame_samples, iterations):
     return encode_ns, decode_ns
 
 
-cdef list _lock_order(list states):
-    """The states' indexes in the order their locks are taken (by address: two callers with
-    overlapping states cannot deadlock)."""
+cdef PyThread_type_lock *_ordered_locks(list states) except NULL:
+    """The states' locks in the order they are taken (by address: two callers with overlapping
+    states cannot deadlock); the caller frees the array."""
     cdef _CodecState state
+    cdef PyThread_type_lock *locks
+    cdef size_t i
     keys = []
     for state in states:
         state._require()
         keys.append(<uintptr_t>state.lock)
     if len(set(keys)) != len(keys):
         raise ValueError("every job needs its own codec state")
-    return sorted(range(len(keys)), key=keys.__getitem__)
+    keys.sort()
+    locks = <PyThread_type_lock *>calloc(len(keys) + 1, sizeof(PyThread_type_lock))
+    if locks == NULL:
+        raise MemoryError()
+    for i in range(len(keys)):
+        locks[i] = <PyThread_type_lock><void *><uintptr_t>keys[i]
+    return locks
+
+
+cdef void _lock_all(PyThread_type_lock *locks, size_t count) noexcept nogil:
+    cdef size_t i
+    for i in range(count):
+        PyThread_acquire_lock(locks[i], WAIT_LOCK)
+
+
+cdef void _unlock_all(PyThread_type_lock *locks, size_t count) noexcept nogil:
+    cdef size_t i
+    for i in range(count):
+        PyThread_release_lock(locks[i])
 
 
 def encode_together(encoders, frames, caps=None):
@@ -492,11 +512,10 @@ def encode_together(encoders, frames, caps=None):
     cdef Py_ssize_t total = len(states)
     if len(frames) != total or (caps is not None and len(caps) != total):
         raise ValueError("one frame (and one cap) per encoder")
-    order = _lock_order(states)
-    jobs = <media_codec_encode_job *>calloc(count + 1, sizeof(media_codec_encode_job))
-    locks = <PyThread_type_lock *>calloc(count + 1, sizeof(PyThread_type_lock))
+    locks = _ordered_locks(states)
     try:
-        if jobs == NULL or locks == NULL:
+        jobs = <media_codec_encode_job *>calloc(count + 1, sizeof(media_codec_encode_job))
+        if jobs == NULL:
             raise MemoryError()
         for i in range(count):
             encoder = states[i]
@@ -515,14 +534,10 @@ def encode_together(encoders, frames, caps=None):
             jobs[i].cap = cap
             jobs[i].result = 0
             jobs[i].user = <void *>i
-        for i in range(count):
-            locks[i] = (<Encoder>states[order[i]]).lock
         with nogil:
-            for i in range(count):
-                PyThread_acquire_lock(locks[i], WAIT_LOCK)
+            _lock_all(locks, count)
             media_codec_encode_batch(jobs, count)
-            for i in range(count):
-                PyThread_release_lock(locks[i])
+            _unlock_all(locks, count)
         results = [None] * total
         for i in range(count):
             index = <size_t>jobs[i].user
@@ -548,11 +563,10 @@ def decode_together(decoders, payloads, caps=None):
     cdef Py_ssize_t total = len(states)
     if len(payloads) != total or (caps is not None and len(caps) != total):
         raise ValueError("one payload (and one cap) per decoder")
-    order = _lock_order(states)
-    jobs = <media_codec_decode_job *>calloc(count + 1, sizeof(media_codec_decode_job))
-    locks = <PyThread_type_lock *>calloc(count + 1, sizeof(PyThread_type_lock))
+    locks = _ordered_locks(states)
     try:
-        if jobs == NULL or locks == NULL:
+        jobs = <media_codec_decode_job *>calloc(count + 1, sizeof(media_codec_decode_job))
+        if jobs == NULL:
             raise MemoryError()
         for i in range(count):
             decoder = states[i]
@@ -571,14 +585,10 @@ def decode_together(decoders, payloads, caps=None):
             jobs[i].cap = cap
             jobs[i].result = 0
             jobs[i].user = <void *>i
-        for i in range(count):
-            locks[i] = (<Decoder>states[order[i]]).lock
         with nogil:
-            for i in range(count):
-                PyThread_acquire_lock(locks[i], WAIT_LOCK)
+            _lock_all(locks, count)
             media_codec_decode_batch(jobs, count)
-            for i in range(count):
-                PyThread_release_lock(locks[i])
+            _unlock_all(locks, count)
         results = [None] * total
         for i in range(count):
             index = <size_t>jobs[i].user

@@ -547,15 +547,16 @@ static int get_frame_into(media_port_t *port, int16_t *pcm, size_t n, tick_batch
         kind = jbuf_get(s->jbuf, now, s->payload, sizeof s->payload, &f);
         if (kind == JBUF_FRAME && !(f.flags & JBUF_F_CNG) && s->duration_from_payload &&
             s->decoder->codec->decoded_bound(s->decoder, s->payload, f.length) == n) {
-            media_codec_decode_job job = {.state = s->decoder, .payload = s->payload, .len = f.length,
-                                          .pcm = pcm, .cap = n};
             if (batch != NULL && s->rx_queued_pcm == NULL &&
-                media_codec_has_batch(s->decoder, MEDIA_CODEC_DECODER) &&
-                tick_batch_queue_decode(batch, &job, frame_decoded, s) == 0) {
-                s->rx_queued_sequence = f.sequence;
-                s->rx_queued_pcm = pcm;
-                s->rx_queued_n = (uint32_t)n;
-                return MEDIA_PORT_OK; /* complete when the mixer has run the batch */
+                media_codec_has_batch(s->decoder, MEDIA_CODEC_DECODER)) {
+                media_codec_decode_job job = {.state = s->decoder, .payload = s->payload, .len = f.length,
+                                              .pcm = pcm, .cap = n};
+                if (tick_batch_queue_decode(batch, &job, frame_decoded, s) == 0) {
+                    s->rx_queued_sequence = f.sequence;
+                    s->rx_queued_pcm = pcm;
+                    s->rx_queued_n = (uint32_t)n;
+                    return MEDIA_PORT_OK; /* complete when the mixer has run the batch */
+                }
             }
             if (media_codec_decode(s->decoder, s->payload, f.length, pcm, n) == (int)n) {
                 played_decoded(s, f.sequence);
